@@ -1,0 +1,526 @@
+//! Channel ids (docs/spec.md §1): templates, the injective escape, rendering and strict parsing.
+//!
+//! Every function here works on bytes and stops after a bounded amount of work, whatever the
+//! input's size: ids are capped at 512 bytes before scanning, templates stop at the 17th segment
+//! or the 65th character of a segment.
+
+use std::fmt;
+
+/// Longest wire id, in bytes.
+pub const MAX_WIRE_ID_BYTES: usize = 512;
+/// Most segments in a template or wire id.
+pub const MAX_SEGMENTS: usize = 16;
+/// Longest static segment, and longest parameter name.
+pub const MAX_NAME_LEN: usize = 64;
+/// Longest possible template: 16 segments of `{` + 64 + `}` and the dots between them.
+pub const MAX_TEMPLATE_BYTES: usize = MAX_SEGMENTS * (MAX_NAME_LEN + 2) + MAX_SEGMENTS - 1;
+
+const PARAM_SEPARATOR: &[u8] = b"##";
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Why a template, a value or a wire id was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelError {
+    /// The template or wire id is empty.
+    Empty,
+    /// The wire id would be, or is, longer than [`MAX_WIRE_ID_BYTES`].
+    TooLong { len: usize },
+    /// The template is longer than any valid template can be ([`MAX_TEMPLATE_BYTES`]).
+    TemplateTooLong { len: usize },
+    /// More than [`MAX_SEGMENTS`] segments.
+    TooManySegments,
+    /// A leading, trailing or doubled dot (1-based segment position).
+    EmptySegment { position: usize },
+    /// A static segment outside `[A-Za-z0-9_-]{1,64}`.
+    BadStaticSegment { position: usize, segment: String },
+    /// A parameter name outside `[A-Za-z_][A-Za-z0-9_]{0,63}`.
+    BadParamName { name: String },
+    /// A parameter name used twice in one template or id.
+    DuplicateParam { name: String },
+    /// `render` was not given a value for this parameter.
+    MissingParam { name: String, expected: Vec<String> },
+    /// `render` was given a value for a parameter the template does not have.
+    UnexpectedParam { name: String, expected: Vec<String> },
+    /// An empty parameter value.
+    EmptyValue { name: String },
+    /// A parameter value of a type other than `str` or `int`.
+    BadValueType { name: String, type_name: String },
+    /// A parameter value that is a `str` with a lone surrogate.
+    BadValueText { name: String },
+    /// An escaped value that is not the canonical escape of any string (1-based segment position).
+    BadEscape { position: usize },
+    /// A wire id that is not text.
+    NotText,
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("channel id is empty"),
+            Self::TooLong { len } => write!(f, "channel id is {len} bytes, over the {MAX_WIRE_ID_BYTES}-byte limit"),
+            Self::TemplateTooLong { len } => {
+                write!(
+                    f,
+                    "template is {len} bytes, longer than any valid template ({MAX_TEMPLATE_BYTES})"
+                )
+            }
+            Self::TooManySegments => write!(f, "channel id has more than {MAX_SEGMENTS} segments"),
+            Self::EmptySegment { position } => write!(f, "segment {position} is empty (stray or doubled '.')"),
+            Self::BadStaticSegment { position, segment } => write!(
+                f,
+                "segment {position} ({}) is not a static segment ([A-Za-z0-9_-], 1 to {MAX_NAME_LEN} \
+                 characters) nor a parameter",
+                Shown(segment)
+            ),
+            Self::BadParamName { name } => write!(
+                f,
+                "parameter name {} must match [A-Za-z_][A-Za-z0-9_]{{0,63}}",
+                Shown(name)
+            ),
+            Self::DuplicateParam { name } => write!(f, "parameter {} appears twice", Shown(name)),
+            Self::MissingParam { name, expected } => {
+                write!(f, "missing value for parameter {name:?}; expected {}", Names(expected))
+            }
+            Self::UnexpectedParam { name, expected } => {
+                write!(f, "unexpected parameter {}; expected {}", Shown(name), Names(expected))
+            }
+            Self::EmptyValue { name } => write!(f, "value for parameter {name:?} is empty"),
+            Self::BadValueType { name, type_name } => {
+                write!(f, "value for parameter {name:?} must be str or int, not {type_name}")
+            }
+            Self::BadValueText { name } => write!(f, "value for parameter {name:?} is not valid Unicode text"),
+            Self::BadEscape { position } => write!(
+                f,
+                "segment {position} has a value that is not canonically escaped (only [A-Za-z0-9_~-] \
+                 and %XX with upper-case hex for other bytes, decoding to UTF-8)"
+            ),
+            Self::NotText => f.write_str("channel id is not valid Unicode text"),
+        }
+    }
+}
+
+impl std::error::Error for ChannelError {}
+
+/// Shows hostile text in a message without letting it grow the message without bound.
+struct Shown<'a>(&'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const LIMIT: usize = 40;
+        match self.0.char_indices().nth(LIMIT) {
+            Some((cut, _)) => write!(f, "{:?}…", self.0.get(..cut).unwrap_or_default()),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
+}
+
+struct Names<'a>(&'a [String]);
+
+impl fmt::Display for Names<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("no parameters");
+        }
+        f.write_str("{")?;
+        for (i, name) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(name)?;
+        }
+        f.write_str("}")
+    }
+}
+
+fn is_static_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// Bytes an escaped value keeps as they are.
+fn is_unreserved(b: u8) -> bool {
+    is_static_byte(b) || b == b'~'
+}
+
+fn is_static_segment(segment: &[u8]) -> bool {
+    !segment.is_empty() && segment.len() <= MAX_NAME_LEN && segment.iter().all(|&b| is_static_byte(b))
+}
+
+fn is_param_name(name: &[u8]) -> bool {
+    match name.split_first() {
+        Some((&first, rest)) => {
+            name.len() <= MAX_NAME_LEN
+                && (first.is_ascii_alphabetic() || first == b'_')
+                && rest.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+        }
+        None => false,
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Splits on `.` into at most [`MAX_SEGMENTS`] segments, refusing empty ones, without scanning past
+/// the 17th segment.
+fn split_segments(text: &[u8]) -> Result<Vec<&[u8]>, ChannelError> {
+    if text.is_empty() {
+        return Err(ChannelError::Empty);
+    }
+    let mut segments = Vec::with_capacity(4);
+    for segment in text.split(|&b| b == b'.') {
+        if segments.len() == MAX_SEGMENTS {
+            return Err(ChannelError::TooManySegments);
+        }
+        if segment.is_empty() {
+            return Err(ChannelError::EmptySegment {
+                position: segments.len() + 1,
+            });
+        }
+        segments.push(segment);
+    }
+    Ok(segments)
+}
+
+/// Appends the escape of `value` (docs/spec.md §1.2) to `out`.
+pub fn escape_into(value: &str, out: &mut String) {
+    for &b in value.as_bytes() {
+        if is_unreserved(b) {
+            out.push(char::from(b));
+        } else {
+            let hex = |nibble: u8| char::from(HEX_UPPER.get(usize::from(nibble)).copied().unwrap_or(b'0'));
+            out.push('%');
+            out.push(hex(b >> 4));
+            out.push(hex(b & 0x0f));
+        }
+    }
+}
+
+fn upper_hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes a canonically escaped value into `out`; `None` if it is not canonical.
+fn unescape_into(escaped: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    if escaped.is_empty() {
+        return None;
+    }
+    let mut rest = escaped;
+    while let Some((&b, tail)) = rest.split_first() {
+        if is_unreserved(b) {
+            out.push(b);
+            rest = tail;
+        } else if let [b'%', hi, lo, tail @ ..] = rest {
+            let byte = (upper_hex_value(*hi)? << 4) | upper_hex_value(*lo)?;
+            if is_unreserved(byte) {
+                return None; // a needless escape would give a second id for the same value
+            }
+            out.push(byte);
+            rest = tail;
+        } else {
+            return None;
+        }
+    }
+    Some(())
+}
+
+/// One segment of a template.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Segment {
+    Static(String),
+    Param(String),
+}
+
+/// A validated channel template such as `chat.{roomId}.messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Template {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+impl Template {
+    /// Validates `text` against the template grammar (docs/spec.md §1.1).
+    pub fn parse(text: &str) -> Result<Self, ChannelError> {
+        if text.len() > MAX_TEMPLATE_BYTES {
+            return Err(ChannelError::TemplateTooLong { len: text.len() });
+        }
+        let mut segments = Vec::new();
+        for (index, raw) in split_segments(text.as_bytes())?.into_iter().enumerate() {
+            let segment = if let Some(name) = raw.strip_prefix(b"{").and_then(|r| r.strip_suffix(b"}")) {
+                if !is_param_name(name) {
+                    return Err(ChannelError::BadParamName { name: lossy(name) });
+                }
+                let name = lossy(name);
+                if segments.iter().any(|s| matches!(s, Segment::Param(p) if *p == name)) {
+                    return Err(ChannelError::DuplicateParam { name });
+                }
+                Segment::Param(name)
+            } else if is_static_segment(raw) {
+                Segment::Static(lossy(raw))
+            } else {
+                return Err(ChannelError::BadStaticSegment {
+                    position: index + 1,
+                    segment: lossy(raw),
+                });
+            };
+            segments.push(segment);
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            segments,
+        })
+    }
+
+    /// The template text.
+    #[must_use]
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Parameter names, in template order.
+    pub fn params(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Param(name) => Some(name.as_str()),
+            Segment::Static(_) => None,
+        })
+    }
+
+    fn expected(&self) -> Vec<String> {
+        self.params().map(str::to_owned).collect()
+    }
+
+    /// Renders the wire id for `values` (name, value) pairs, which must name every parameter once
+    /// and nothing else (docs/spec.md §1.2).
+    pub fn render<N: AsRef<str>, V: AsRef<str>>(&self, values: &[(N, V)]) -> Result<String, ChannelError> {
+        for (name, _) in values {
+            let name = name.as_ref();
+            if !self.params().any(|p| p == name) {
+                return Err(ChannelError::UnexpectedParam {
+                    name: name.to_owned(),
+                    expected: self.expected(),
+                });
+            }
+        }
+        let mut out = String::with_capacity(self.text.len() + 16);
+        for (index, segment) in self.segments.iter().enumerate() {
+            if index > 0 {
+                out.push('.');
+            }
+            match segment {
+                Segment::Static(text) => out.push_str(text),
+                Segment::Param(name) => {
+                    let value = values.iter().find(|(n, _)| n.as_ref() == name).map(|(_, v)| v.as_ref());
+                    let value = value.ok_or_else(|| ChannelError::MissingParam {
+                        name: name.clone(),
+                        expected: self.expected(),
+                    })?;
+                    if value.is_empty() {
+                        return Err(ChannelError::EmptyValue { name: name.clone() });
+                    }
+                    escape_into(value, &mut out);
+                    out.push_str("##");
+                    out.push_str(name);
+                }
+            }
+            if out.len() > MAX_WIRE_ID_BYTES {
+                return Err(ChannelError::TooLong { len: out.len() });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A segment of a wire id, as seen by the scanner.
+enum IdSegment<'a> {
+    Static(&'a [u8]),
+    Param { name: &'a [u8] },
+}
+
+/// Walks a wire id's segments, checking the whole grammar (docs/spec.md §1.3) and calling `each`
+/// for every segment with its decoded value (for parameters).
+fn scan_wire_id<'a>(id: &'a [u8], mut each: impl FnMut(IdSegment<'a>, &str)) -> Result<(), ChannelError> {
+    if id.len() > MAX_WIRE_ID_BYTES {
+        return Err(ChannelError::TooLong { len: id.len() });
+    }
+    let mut names: [&[u8]; MAX_SEGMENTS] = [&[]; MAX_SEGMENTS];
+    let mut name_count = 0;
+    let mut decoded = Vec::new();
+    for (index, raw) in split_segments(id)?.into_iter().enumerate() {
+        let position = index + 1;
+        let Some(sep) = raw.windows(2).position(|w| w == PARAM_SEPARATOR) else {
+            if !is_static_segment(raw) {
+                return Err(ChannelError::BadStaticSegment {
+                    position,
+                    segment: lossy(raw),
+                });
+            }
+            each(IdSegment::Static(raw), "");
+            continue;
+        };
+        let (escaped, name) = (
+            raw.get(..sep).unwrap_or_default(),
+            raw.get(sep + 2..).unwrap_or_default(),
+        );
+        if !is_param_name(name) {
+            return Err(ChannelError::BadParamName { name: lossy(name) });
+        }
+        if names.iter().take(name_count).any(|n| *n == name) {
+            return Err(ChannelError::DuplicateParam { name: lossy(name) });
+        }
+        if let Some(slot) = names.get_mut(name_count) {
+            *slot = name;
+            name_count += 1;
+        }
+        decoded.clear();
+        unescape_into(escaped, &mut decoded).ok_or(ChannelError::BadEscape { position })?;
+        let value = std::str::from_utf8(&decoded).map_err(|_| ChannelError::BadEscape { position })?;
+        each(IdSegment::Param { name }, value);
+    }
+    Ok(())
+}
+
+/// Checks that `id` is a canonical wire id, without allocating per segment.
+pub fn validate_wire_id(id: &[u8]) -> Result<(), ChannelError> {
+    scan_wire_id(id, |_, _| {})
+}
+
+/// A wire id split into its template and parameter values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedId {
+    /// The template, e.g. `chat.{roomId}.messages`.
+    pub template: String,
+    /// (name, value) pairs in template order.
+    pub values: Vec<(String, String)>,
+}
+
+/// Splits a wire id into template and values (docs/spec.md §1.3).
+pub fn parse_wire_id(id: &str) -> Result<ParsedId, ChannelError> {
+    let mut template = String::with_capacity(id.len());
+    let mut values = Vec::new();
+    scan_wire_id(id.as_bytes(), |segment, value| {
+        if !template.is_empty() {
+            template.push('.');
+        }
+        match segment {
+            IdSegment::Static(text) => template.push_str(&lossy(text)),
+            IdSegment::Param { name, .. } => {
+                let name = lossy(name);
+                template.push('{');
+                template.push_str(&name);
+                template.push('}');
+                values.push((name, value.to_owned()));
+            }
+        }
+    })?;
+    Ok(ParsedId { template, values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_design_examples() {
+        let t = Template::parse("chat.{roomId}.messages").unwrap();
+        assert_eq!(t.render(&[("roomId", "r 1")]).unwrap(), "chat.r%201##roomId.messages");
+        let t = Template::parse("notification.{userId}").unwrap();
+        assert_eq!(t.render(&[("userId", "u1")]).unwrap(), "notification.u1##userId");
+        let t = Template::parse("admin.logs").unwrap();
+        assert_eq!(t.render::<&str, &str>(&[]).unwrap(), "admin.logs");
+    }
+
+    #[test]
+    fn escape_is_injective_where_sock8_collides() {
+        let t = Template::parse("user.{id}").unwrap();
+        let dotted = t.render(&[("id", "a.b")]).unwrap();
+        let spelled = t.render(&[("id", "a(dot)b")]).unwrap();
+        assert_eq!(dotted, "user.a%2Eb##id");
+        assert_eq!(spelled, "user.a%28dot%29b##id");
+    }
+
+    #[test]
+    fn parse_round_trips() {
+        let id = "org.%C3%A9t%C3%A9##orgId.projects.p~1##projectId.updates";
+        let parsed = parse_wire_id(id).unwrap();
+        assert_eq!(parsed.template, "org.{orgId}.projects.{projectId}.updates");
+        assert_eq!(
+            parsed.values,
+            vec![("orgId".into(), "été".into()), ("projectId".into(), "p~1".into())]
+        );
+        let t = Template::parse(&parsed.template).unwrap();
+        assert_eq!(t.render(&parsed.values).unwrap(), id);
+    }
+
+    #[test]
+    fn parse_refuses_non_canonical_ids() {
+        for id in [
+            "",
+            "a..b",
+            ".a",
+            "a.",
+            "a.%41##x",
+            "a.%2e##x",
+            "a.%2##x",
+            "a.##x",
+            "a.b##",
+            "a.b##1x",
+            "a.b##x.c##x",
+            "a.b#c",
+            "a.b*",
+            "a.{x}",
+            "a.%FF##x",
+            "a b",
+            "a.b###x",
+        ] {
+            assert!(parse_wire_id(id).is_err(), "{id:?} should be refused");
+        }
+        let long = "a".repeat(MAX_WIRE_ID_BYTES + 1);
+        assert_eq!(
+            parse_wire_id(&long),
+            Err(ChannelError::TooLong {
+                len: MAX_WIRE_ID_BYTES + 1
+            })
+        );
+        let many = vec!["a"; MAX_SEGMENTS + 1].join(".");
+        assert_eq!(parse_wire_id(&many), Err(ChannelError::TooManySegments));
+    }
+
+    #[test]
+    fn template_errors_name_the_problem() {
+        assert_eq!(
+            Template::parse("a.{x}.{x}"),
+            Err(ChannelError::DuplicateParam { name: "x".into() })
+        );
+        assert!(matches!(
+            Template::parse("a.{1x}"),
+            Err(ChannelError::BadParamName { .. })
+        ));
+        assert!(matches!(
+            Template::parse("a.b c"),
+            Err(ChannelError::BadStaticSegment { position: 2, .. })
+        ));
+        let t = Template::parse("chat.{roomId}").unwrap();
+        let err = t.render(&[("room", "x")]).unwrap_err();
+        assert_eq!(err.to_string(), "unexpected parameter \"room\"; expected {roomId}");
+        let err = t.render::<&str, &str>(&[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "missing value for parameter \"roomId\"; expected {roomId}"
+        );
+        assert_eq!(
+            t.render(&[("roomId", "")]),
+            Err(ChannelError::EmptyValue { name: "roomId".into() })
+        );
+    }
+
+    #[test]
+    fn huge_inputs_fail_fast() {
+        let dots = ".".repeat(1_000_000);
+        assert!(Template::parse(&dots).is_err());
+        assert!(Template::parse(&"a.".repeat(500_000)).is_err());
+        assert!(parse_wire_id(&dots).is_err());
+    }
+}

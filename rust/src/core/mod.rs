@@ -1,0 +1,12 @@
+//! The PyO3-free core: channel ids, grant sets, keys, HS256 signing and verification.
+
+pub mod b64;
+pub mod channel;
+pub mod claims;
+pub mod error;
+pub mod grants;
+pub mod json;
+pub mod keys;
+pub mod sign;
+pub mod time;
+pub mod verify;

@@ -1,0 +1,71 @@
+//! Argument conversion shared by the bindings: each turns a Python object into a core value or
+//! raises the error the spec names for it. Type mistakes are `TypeError`; content is the core's.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyInt, PyString};
+
+use crate::core::error::Error;
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "object".to_owned(), |n| n.to_string())
+}
+
+/// A `TypeError` saying what `what` must be and what it was.
+pub fn type_error(what: &str, expected: &str, obj: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!("{what} must be {expected}, not {}", type_name(obj)))
+}
+
+/// The text of a `str`; `on_bad_text` when it holds a lone surrogate; `TypeError` otherwise.
+pub fn text<'a>(obj: &'a Bound<'_, PyAny>, what: &str, on_bad_text: impl FnOnce() -> Error) -> PyResult<&'a str> {
+    let s = obj.cast::<PyString>().map_err(|_| type_error(what, "a str", obj))?;
+    s.to_str().map_err(|_| on_bad_text().into())
+}
+
+/// A secret's bytes: `bytes` as they are, a `str` as UTF-8.
+pub fn secret_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<std::borrow::Cow<'a, [u8]>> {
+    if let Ok(bytes) = obj.cast::<PyBytes>() {
+        return Ok(std::borrow::Cow::Borrowed(bytes.as_bytes()));
+    }
+    let text = text(obj, "secret", || {
+        Error::Config("secret is not valid Unicode text".into())
+    })?;
+    Ok(std::borrow::Cow::Borrowed(text.as_bytes()))
+}
+
+/// An optional non-empty name (`kid`, `audience`, `issuer`).
+pub fn opt_string(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<String>> {
+    match obj {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => {
+            let t = text(o, what, || Error::Config(format!("{what} is not valid Unicode text")))?;
+            Ok(Some(t.to_owned()))
+        }
+    }
+}
+
+/// An `int` argument (not `bool`) that must fit `u64`; out of range is a `ConfigError`.
+pub fn config_int(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
+    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+        return Err(type_error(what, "an int", obj));
+    }
+    obj.extract::<u64>()
+        .map_err(|_| Error::Config(format!("{what} is out of range")).into())
+}
+
+/// A number of seconds (`int` or `float`, not `bool`); `None` means the system clock.
+pub fn seconds(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<f64>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    if obj.is_instance_of::<PyBool>() {
+        return Err(type_error(what, "a number of seconds", obj));
+    }
+    let value = obj
+        .extract::<f64>()
+        .map_err(|_| type_error(what, "a number of seconds", obj))?;
+    Ok(Some(value))
+}
