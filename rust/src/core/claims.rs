@@ -2,11 +2,10 @@
 
 use std::borrow::Cow;
 
-use serde::de::{DeserializeSeed, Deserializer};
-
 use super::channel::validate_wire_id;
 use super::error::TokenError;
-use super::json::{Limits, Members, Skip, StrList, StrListSeed, Value, ValueSeed};
+use super::grammar::is_wire_id;
+use super::json::{self, Members, Parser, StrList, Value};
 use super::time::{floor_seconds, numeric_date};
 
 /// The header members a verifier looks at; the rest (`typ`, `jwk`, `jku`, `x5u`, `x5c`, …) are
@@ -19,15 +18,17 @@ pub struct Header<'de> {
 }
 
 impl<'de> Members<'de> for Header<'de> {
-    fn member<D: Deserializer<'de>>(&mut self, key: &str, value: D, limits: Limits) -> Result<(), D::Error> {
+    fn member(&mut self, key: &str, parser: &mut Parser<'de>) -> Result<(), json::Error> {
         match key {
-            "alg" => self.alg = Some(ValueSeed(limits).deserialize(value)?),
-            "kid" => self.kid = Some(ValueSeed(limits).deserialize(value)?),
+            "alg" => self.alg = Some(parser.value()?),
+            "kid" => self.kid = Some(parser.value()?),
             "crit" => {
                 self.crit = true;
-                Skip(limits).deserialize(value)?;
+                parser.value()?;
             }
-            _ => Skip(limits).deserialize(value)?,
+            _ => {
+                parser.value()?;
+            }
         }
         Ok(())
     }
@@ -68,11 +69,11 @@ pub struct Claims<'de> {
     jti: Option<Value<'de>>,
     iss: Option<Value<'de>>,
     aud: Option<StrList<'de>>,
-    channels: Option<StrList<'de>>,
+    channels: Option<ChannelList>,
 }
 
 impl<'de> Members<'de> for Claims<'de> {
-    fn member<D: Deserializer<'de>>(&mut self, key: &str, value: D, limits: Limits) -> Result<(), D::Error> {
+    fn member(&mut self, key: &str, parser: &mut Parser<'de>) -> Result<(), json::Error> {
         let slot = match key {
             "sub" => &mut self.sub,
             "exp" => &mut self.exp,
@@ -81,28 +82,94 @@ impl<'de> Members<'de> for Claims<'de> {
             "jti" => &mut self.jti,
             "iss" => &mut self.iss,
             "aud" => {
-                self.aud = Some(
-                    StrListSeed {
-                        limits,
-                        max: usize::MAX,
-                    }
-                    .deserialize(value)?,
-                );
+                self.aud = Some(parser.str_list(usize::MAX)?);
                 return Ok(());
             }
             "channels" => {
-                self.channels = Some(
-                    StrListSeed {
-                        limits,
-                        max: self.max_channels,
-                    }
-                    .deserialize(value)?,
-                );
+                self.channels = Some(ChannelList::read(parser, self.max_channels)?);
                 return Ok(());
             }
-            _ => return Skip(limits).deserialize(value),
+            _ => return parser.value().map(drop),
         };
-        *slot = Some(ValueSeed(limits).deserialize(value)?);
+        *slot = Some(parser.value()?);
+        Ok(())
+    }
+}
+
+/// The `channels` claim as read: the entries laid end to end in one buffer (the layout of
+/// [`super::grants::ChannelSet`], so a verified token's grants need no further copy), or the
+/// reason it is not a usable list. Each entry gets the fast id check while it is read; the
+/// verdict is reported by [`Claims::check`], in the spec's order.
+#[derive(Debug, Default)]
+pub struct ChannelList {
+    /// The entries, concatenated.
+    pub text: String,
+    /// End offset of each entry in `text`.
+    pub ends: Vec<u32>,
+    not_list: bool,
+    not_strings: bool,
+    too_long: bool,
+    /// The first entry [`is_wire_id`] refused; from there on the full check decides.
+    first_suspect: Option<usize>,
+}
+
+impl ChannelList {
+    /// Reads the `channels` claim. Past `max` entries, entries are still validated as JSON but
+    /// no longer stored, so an oversized list costs no memory.
+    fn read(parser: &mut Parser<'_>, max: usize) -> Result<Self, json::Error> {
+        let mut list = Self::default();
+        if !parser.at_array() {
+            parser.value()?;
+            list.not_list = true;
+            return Ok(list);
+        }
+        // The document's strings, unescaped, are shorter than the document: one allocation holds
+        // the channels, and the `jti` appended after them (see `Grants`).
+        list.text.reserve(parser.document_len());
+        let mut count = 0usize;
+        parser.array(|parser| {
+            match parser.value()? {
+                Value::Str(entry) => {
+                    count += 1;
+                    if count <= max && !list.not_strings {
+                        list.push(&entry);
+                    }
+                }
+                _ => list.not_strings = true,
+            }
+            Ok(())
+        })?;
+        list.too_long = count > max;
+        Ok(list)
+    }
+
+    fn entry(&self, index: usize) -> &str {
+        let end = self.ends.get(index).map_or(0, |&e| e as usize);
+        let start = index
+            .checked_sub(1)
+            .and_then(|i| self.ends.get(i))
+            .map_or(0, |&e| e as usize);
+        self.text.get(start..end).unwrap_or_default()
+    }
+
+    fn push(&mut self, entry: &str) {
+        if self.first_suspect.is_none() && !is_wire_id(entry.as_bytes()) {
+            self.first_suspect = Some(self.ends.len());
+        }
+        self.text.push_str(entry);
+        // Tokens are at most 512 KiB, so offsets fit.
+        self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+    }
+
+    /// Every entry must be a wire id; the first that is not decides the message.
+    fn check_ids(&self) -> Result<(), TokenError> {
+        let Some(first) = self.first_suspect else {
+            return Ok(());
+        };
+        for i in first..self.ends.len() {
+            validate_wire_id(self.entry(i).as_bytes())
+                .map_err(|e| TokenError::claims(format!("channels[{i}] is not a channel id: {e}")))?;
+        }
         Ok(())
     }
 }
@@ -115,7 +182,7 @@ pub struct Checked<'de> {
     pub iat: f64,
     pub nbf: Option<f64>,
     pub jti: Option<Cow<'de, str>>,
-    pub channels: Vec<Cow<'de, str>>,
+    pub channels: ChannelList,
 }
 
 /// What the verifier's configuration requires of the claims.
@@ -167,19 +234,16 @@ impl<'de> Claims<'de> {
             Some(_) => return Err(TokenError::claims("jti must be a string")),
         };
         let channels = match self.channels {
-            Some(StrList::List(channels)) => channels,
-            Some(StrList::TooLong) => {
-                return Err(TokenError::claims(format!("more than {} channels", self.max_channels)));
-            }
-            Some(StrList::NotStrings | StrList::NotList(_)) => {
+            None => return Err(TokenError::claims("channels is missing")),
+            Some(list) if list.not_list || list.not_strings => {
                 return Err(TokenError::claims("channels must be a list of strings"));
             }
-            None => return Err(TokenError::claims("channels is missing")),
+            Some(list) if list.too_long => {
+                return Err(TokenError::claims(format!("more than {} channels", self.max_channels)));
+            }
+            Some(list) => list,
         };
-        for (i, channel) in channels.iter().enumerate() {
-            validate_wire_id(channel.as_bytes())
-                .map_err(|e| TokenError::claims(format!("channels[{i}] is not a channel id: {e}")))?;
-        }
+        channels.check_ids()?;
         check_audience(self.aud, expect.audience)?;
         if let Some(issuer) = expect.issuer {
             match self.iss {

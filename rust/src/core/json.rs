@@ -1,8 +1,12 @@
 //! Strict JSON for token headers and payloads (docs/spec.md §4, "Strict JSON").
 //!
-//! serde_json does the grammar, UTF-8, escapes, lone surrogates and number range; this module
-//! adds what it leaves out: duplicate member names at every depth (two parsers reading different
-//! values is how python-jwt's claims were forged, CVE-2022-39227) and a depth limit. A member
+//! A small single-pass parser over a `&str`: RFC 8259 grammar, no duplicate member names at any
+//! depth (two parsers reading different values is how python-jwt's claims were forged,
+//! CVE-2022-39227), a depth limit checked as each container opens (so hostile nesting costs a few
+//! bytes of work, not the whole input), numbers that must fit a double, no lone surrogates.
+//!
+//! Members are handed to a [`Members`] receiver as they are read, and strings without escapes are
+//! borrowed from the input: a token's claims are read without building a document. A member
 //! whose type is wrong for its claim does not stop the parse: it is recorded, and the claim check
 //! reports it after the whole document has proved to be valid JSON, so that the error class does
 //! not depend on where in the document the problem sits.
@@ -11,9 +15,21 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+/// Why a document was refused, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    message: Cow<'static, str>,
+    line: usize,
+    column: usize,
+}
 
-pub use serde_json::Error;
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at line {} column {}", self.message, self.line, self.column)
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// A member value as claim checks see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,77 +44,472 @@ pub enum Value<'de> {
 
 /// Receives the members of a top-level object.
 pub trait Members<'de> {
-    /// Reads the value of member `key`. `value` deserializes it; `level` is the depth the value
-    /// sits at (1 for the top-level object's members' parent) and must be passed on to [`Skip`].
-    fn member<D: Deserializer<'de>>(&mut self, key: &str, value: D, limits: Limits) -> Result<(), D::Error>;
-}
-
-/// Nesting bound for one document.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Depth of the container holding the value being read (the top-level object is 1).
-    pub level: usize,
-    /// Deepest container allowed.
-    pub max_depth: usize,
-}
-
-impl Limits {
-    fn enter<E: de::Error>(self) -> Result<Self, E> {
-        let level = self.level + 1;
-        if level > self.max_depth {
-            return Err(E::custom(format_args!("JSON nested deeper than {}", self.max_depth)));
-        }
-        Ok(Self { level, ..self })
-    }
+    /// Reads the value of member `key` from `parser`, which stands at it: exactly one value must
+    /// be consumed, with [`Parser::value`], [`Parser::str_list`] or [`Parser::array`].
+    fn member(&mut self, key: &str, parser: &mut Parser<'de>) -> Result<(), Error>;
 }
 
 /// Parses `text` as a strict JSON object, handing each member to `members`.
-pub fn parse_object<'de, M: Members<'de>>(text: &'de str, max_depth: usize, members: M) -> Result<M, Error> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let members = ObjectSeed {
-        members,
-        limits: Limits { level: 0, max_depth },
+pub fn parse_object<'de, M: Members<'de>>(text: &'de str, max_depth: usize, members: &mut M) -> Result<(), Error> {
+    let mut parser = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+        max_depth,
+    };
+    parser.skip_whitespace();
+    match parser.peek() {
+        Some(b'{') => parser.object(|p, key| members.member(&key, p))?,
+        Some(_) => return Err(parser.error("expected a JSON object")),
+        None => return Err(parser.error("EOF while parsing a value")),
     }
-    .deserialize(&mut de)?;
-    de.end()?;
-    Ok(members)
+    parser.skip_whitespace();
+    if parser.pos < parser.bytes.len() {
+        return Err(parser.error("trailing characters"));
+    }
+    Ok(())
 }
 
-/// Member names seen in one object. Linear for the handful real tokens carry; hashed (with a
-/// keyed hasher, since the names may come from an attacker) past that.
+/// A list of strings as a claim sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StrList<'de> {
+    /// Every entry is a string, and there are at most the allowed number.
+    List(Vec<Cow<'de, str>>),
+    /// More entries than allowed.
+    TooLong,
+    /// An entry that is not a string.
+    NotStrings,
+    /// Not a list: the value it was instead.
+    NotList(Value<'de>),
+}
+
+/// The reading position in one document.
+pub struct Parser<'de> {
+    text: &'de str,
+    bytes: &'de [u8],
+    pos: usize,
+    /// Containers open around the position (the top-level object is 1).
+    depth: usize,
+    max_depth: usize,
+}
+
+/// Eight copies of a byte, for the word-at-a-time string scan.
+const fn splat(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+const HIGH_BITS: u64 = splat(0x80);
+
+/// Marks the bytes of `word` below `n` (n ≤ 0x80) in their high bit; the lowest mark is exact.
+const fn bytes_below(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(splat(n)) & !word & HIGH_BITS
+}
+
+/// Marks the bytes of `word` equal to `b`; the lowest mark is exact.
+const fn bytes_equal(word: u64, b: u8) -> u64 {
+    bytes_below(word ^ splat(b), 1)
+}
+
+impl<'de> Parser<'de> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    #[cold]
+    #[allow(clippy::naive_bytecount)] // an error path, over one token segment
+    fn error(&self, message: impl Into<Cow<'static, str>>) -> Error {
+        let before = self.bytes.get(..self.pos).unwrap_or(self.bytes);
+        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+        let column = 1 + before.iter().rev().take_while(|&&b| b != b'\n').count();
+        Error {
+            message: message.into(),
+            line,
+            column,
+        }
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes `b` (after whitespace), or fails with `message`.
+    fn expect(&mut self, b: u8, message: &'static str) -> Result<(), Error> {
+        self.skip_whitespace();
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.error(message))
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), Error> {
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            return Err(self.error(format!("JSON nested deeper than {}", self.max_depth)));
+        }
+        self.pos += 1; // the opening bracket
+        Ok(())
+    }
+
+    /// Reads the object the parser stands at, handing each member's name to `each`, which must
+    /// consume the member's value.
+    fn object(&mut self, mut each: impl FnMut(&mut Self, Cow<'de, str>) -> Result<(), Error>) -> Result<(), Error> {
+        self.enter()?;
+        let mut seen = Seen::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+        } else {
+            loop {
+                self.skip_whitespace();
+                if self.peek() != Some(b'"') {
+                    return Err(self.error("expected a member name"));
+                }
+                let key = self.string()?;
+                if !seen.insert(&key) {
+                    return Err(self.error(format!("duplicate member name {:?}", Truncated(&key))));
+                }
+                self.expect(b':', "expected ':'")?;
+                self.skip_whitespace();
+                each(self, key)?;
+                self.skip_whitespace();
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b'}') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(self.error("expected ',' or '}'")),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// Reads the array the parser stands at (it must stand at `[`), handing each element to
+    /// `each`, which must consume it.
+    pub fn array(&mut self, mut each: impl FnMut(&mut Self) -> Result<(), Error>) -> Result<(), Error> {
+        if self.peek() != Some(b'[') {
+            return Err(self.error("expected an array"));
+        }
+        self.enter()?;
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+        } else {
+            loop {
+                self.skip_whitespace();
+                each(self)?;
+                self.skip_whitespace();
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b']') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(self.error("expected ',' or ']'")),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// Whether the parser stands at an array.
+    #[must_use]
+    pub fn at_array(&self) -> bool {
+        self.peek() == Some(b'[')
+    }
+
+    /// The document's length: an upper bound on the length of all its strings, unescaped.
+    #[must_use]
+    pub fn document_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Reads any value (containers are validated, then reported as [`Value::Other`]).
+    pub fn value(&mut self) -> Result<Value<'de>, Error> {
+        match self.peek() {
+            Some(b'"') => self.string().map(Value::Str),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Value::Num),
+            Some(b'{') => self.object(|p, _| p.value().map(drop)).map(|()| Value::Other),
+            Some(b'[') => self.array(|p| p.value().map(drop)).map(|()| Value::Other),
+            Some(b't') => self.literal("true"),
+            Some(b'f') => self.literal("false"),
+            Some(b'n') => self.literal("null"),
+            Some(_) => Err(self.error("expected value")),
+            None => Err(self.error("EOF while parsing a value")),
+        }
+    }
+
+    /// Reads a list of at most `max` strings. Past `max`, entries are still validated but no
+    /// longer stored, so an oversized list costs no memory.
+    pub fn str_list(&mut self, max: usize) -> Result<StrList<'de>, Error> {
+        if !self.at_array() {
+            return self.value().map(StrList::NotList);
+        }
+        let mut items = Vec::new();
+        let mut result = None;
+        self.array(|p| {
+            match p.value()? {
+                Value::Str(s) if result.is_none() && items.len() < max => items.push(s),
+                Value::Str(_) if result.is_none() => result = Some(StrList::TooLong),
+                Value::Str(_) => {}
+                _ => result = Some(StrList::NotStrings),
+            }
+            Ok(())
+        })?;
+        Ok(result.unwrap_or(StrList::List(items)))
+    }
+
+    fn literal(&mut self, word: &'static str) -> Result<Value<'de>, Error> {
+        let end = self.pos + word.len();
+        if self.bytes.get(self.pos..end) == Some(word.as_bytes()) {
+            self.pos = end;
+            Ok(Value::Other)
+        } else {
+            Err(self.error("expected value"))
+        }
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, as the nearest double; out of range
+    /// (`1e400`) is an error, as NaN and infinities cannot be written.
+    fn number(&mut self) -> Result<f64, Error> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.error("invalid number")),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.error("invalid number"));
+            }
+            self.digits();
+            integer = false;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.error("invalid number"));
+            }
+            self.digits();
+            integer = false;
+        }
+        let text = self.text.get(start..self.pos).unwrap_or_default();
+        // Integers of up to 15 digits are exact in a double: the common case (times) needs no
+        // float parsing. Everything else goes through the standard library's conversion, which
+        // is correctly rounded (docs/spec.md §4: the nearest double), unlike serde_json's default.
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        if integer && digits.len() <= 15 {
+            let magnitude = digits.bytes().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+            #[allow(clippy::cast_precision_loss)] // below 10^15 < 2^53: exact
+            let magnitude = magnitude as f64;
+            return Ok(if digits.len() == text.len() {
+                magnitude
+            } else {
+                -magnitude
+            });
+        }
+        // The grammar was checked above, and Rust's float syntax accepts all of JSON's.
+        match text.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err(self.error("number out of range")),
+        }
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Reads the string the parser stands at (at its opening quote).
+    fn string(&mut self) -> Result<Cow<'de, str>, Error> {
+        self.pos += 1;
+        let start = self.pos;
+        // Find the first byte that is a quote, a backslash or a control character, eight at a time.
+        loop {
+            if let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
+                let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+                let marks = bytes_equal(word, b'"') | bytes_equal(word, b'\\') | bytes_below(word, 0x20);
+                if marks == 0 {
+                    self.pos += 8;
+                    continue;
+                }
+                self.pos += (marks.trailing_zeros() / 8) as usize;
+            }
+            match self.peek() {
+                Some(b'"') => {
+                    let s = self.text.get(start..self.pos).unwrap_or_default();
+                    self.pos += 1;
+                    return Ok(Cow::Borrowed(s));
+                }
+                Some(b'\\') => {
+                    let mut owned = String::from(self.text.get(start..self.pos).unwrap_or_default());
+                    return self.escaped_string(&mut owned).map(|()| Cow::Owned(owned));
+                }
+                Some(0..0x20) => return Err(self.error("control character found while parsing a string")),
+                Some(_) => self.pos += 1,
+                None => return Err(self.error("EOF while parsing a string")),
+            }
+        }
+    }
+
+    /// The rest of a string with escapes, from a backslash to the closing quote.
+    fn escaped_string(&mut self, out: &mut String) -> Result<(), Error> {
+        loop {
+            let start = self.pos;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            out.push_str(self.text.get(start..self.pos).unwrap_or_default());
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let c = match self.peek() {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => {
+                            self.pos += 1;
+                            out.push(self.unicode_escape()?);
+                            continue;
+                        }
+                        _ => return Err(self.error("invalid escape")),
+                    };
+                    self.pos += 1;
+                    out.push(c);
+                }
+                Some(_) => return Err(self.error("control character found while parsing a string")),
+                None => return Err(self.error("EOF while parsing a string")),
+            }
+        }
+    }
+
+    /// The character of a `\u` escape, after the `\u`; a surrogate pair takes two escapes.
+    fn unicode_escape(&mut self) -> Result<char, Error> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF => {
+                if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                    return Err(self.error("lone leading surrogate in hex escape"));
+                }
+                self.pos += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(self.error("lone leading surrogate in hex escape"));
+                }
+                0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return Err(self.error("lone trailing surrogate in hex escape")),
+            code => code,
+        };
+        char::from_u32(code).ok_or_else(|| self.error("invalid unicode code point"))
+    }
+
+    fn hex4(&mut self) -> Result<u32, Error> {
+        let mut value = 0;
+        for _ in 0..4 {
+            let digit = self.peek().and_then(|b| char::from(b).to_digit(16));
+            let Some(digit) = digit else {
+                return Err(self.error("invalid escape"));
+            };
+            value = value * 16 + digit;
+            self.pos += 1;
+        }
+        Ok(value)
+    }
+}
+
+/// Member names seen in one object: a linear scan of fingerprints for the handful of names (all
+/// borrowed from the input) real tokens carry; a hash set (with a keyed hasher, since the names
+/// may come from an attacker) past that, or once a name needed unescaping.
 struct Seen<'de> {
-    small: Vec<Cow<'de, str>>,
-    large: HashSet<Cow<'de, str>>,
+    /// [`fingerprint`] of each name in `small`.
+    fingerprints: [u64; SEEN_SMALL],
+    small: [&'de str; SEEN_SMALL],
+    len: usize,
+    large: Option<HashSet<Cow<'de, str>>>,
+}
+
+/// Member names kept in [`Seen`]'s arrays before it switches to a hash set.
+const SEEN_SMALL: usize = 16;
+
+/// The length (mod 256) and first seven bytes of a name: equal fingerprints mean equal names for
+/// names of up to seven bytes (`sub`, `exp`, `alg`, `kid`, …), so those never need a comparison.
+fn fingerprint(name: &str) -> u64 {
+    // Built in a register: a byte array copied into a word would stall on store forwarding.
+    let bytes = name.as_bytes();
+    let mut word = (bytes.len() & 0xff) as u64;
+    for (i, &b) in bytes.iter().take(7).enumerate() {
+        word |= u64::from(b) << (8 * (i + 1));
+    }
+    word
 }
 
 impl<'de> Seen<'de> {
-    const SMALL: usize = 16;
-
     fn new() -> Self {
         Self {
-            small: Vec::new(),
-            large: HashSet::new(),
+            fingerprints: [0; SEEN_SMALL],
+            small: [""; SEEN_SMALL],
+            len: 0,
+            large: None,
         }
     }
 
     /// Records `key`; false when it was already there.
-    fn insert(&mut self, key: Cow<'de, str>) -> bool {
-        if self.large.is_empty() {
-            if self.small.contains(&key) {
+    #[allow(clippy::ptr_arg)] // whether the name is borrowed decides where it is kept
+    fn insert(&mut self, key: &Cow<'de, str>) -> bool {
+        if let Some(large) = &mut self.large {
+            return large.insert(key.clone());
+        }
+        let fp = fingerprint(key);
+        let fingerprints = self.fingerprints.get(..self.len).unwrap_or_default();
+        for (i, &seen) in fingerprints.iter().enumerate() {
+            if seen == fp && (key.len() <= 7 || self.small.get(i).is_some_and(|k| *k == key.as_ref())) {
                 return false;
             }
-            if self.small.len() < Self::SMALL {
-                self.small.push(key);
-                return true;
-            }
-            self.large.extend(self.small.drain(..));
         }
-        self.large.insert(key)
+        if let (Cow::Borrowed(name), Some(f), Some(slot)) =
+            (key, self.fingerprints.get_mut(self.len), self.small.get_mut(self.len))
+        {
+            *f = fp;
+            *slot = name;
+            self.len += 1;
+            return true;
+        }
+        let seen = self.small.get(..self.len).unwrap_or_default();
+        let mut large: HashSet<Cow<'de, str>> = seen.iter().map(|&k| Cow::Borrowed(k)).collect();
+        let inserted = large.insert(key.clone());
+        self.large = Some(large);
+        inserted
     }
-}
-
-fn duplicate<E: de::Error>(key: &str) -> E {
-    E::custom(format_args!("duplicate member name {:?}", Truncated(key)))
 }
 
 struct Truncated<'a>(&'a str);
@@ -116,250 +527,6 @@ impl fmt::Debug for Truncated<'_> {
     }
 }
 
-/// A member name, borrowed from the input when it has no escapes.
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a member name")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_owned()))
-    }
-}
-
-struct ObjectSeed<M> {
-    members: M,
-    limits: Limits,
-}
-
-impl<'de, M: Members<'de>> DeserializeSeed<'de> for ObjectSeed<M> {
-    type Value = M;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<M, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de, M: Members<'de>> Visitor<'de> for ObjectSeed<M> {
-    type Value = M;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<M, A::Error> {
-        let limits = self.limits.enter()?;
-        let mut seen = Seen::new();
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            if !seen.insert(key.clone()) {
-                return Err(duplicate(&key));
-            }
-            map.next_value_seed(MemberSeed {
-                members: &mut self.members,
-                key: &key,
-                limits,
-            })?;
-        }
-        Ok(self.members)
-    }
-}
-
-struct MemberSeed<'s, M> {
-    members: &'s mut M,
-    key: &'s str,
-    limits: Limits,
-}
-
-impl<'de, M: Members<'de>> DeserializeSeed<'de> for MemberSeed<'_, M> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        self.members.member(self.key, deserializer, self.limits)
-    }
-}
-
-/// Validates and discards any value (depth and duplicate names included).
-#[derive(Clone, Copy)]
-pub struct Skip(pub Limits);
-
-impl<'de> DeserializeSeed<'de> for Skip {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(ValueSeed(self.0)).map(|_| ())
-    }
-}
-
-/// Reads any value into a [`Value`], validating containers with [`Skip`].
-#[derive(Clone, Copy)]
-pub struct ValueSeed(pub Limits);
-
-impl<'de> DeserializeSeed<'de> for ValueSeed {
-    type Value = Value<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueSeed {
-    type Value = Value<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Value::Other)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Value::Other)
-    }
-
-    #[allow(clippy::cast_precision_loss)] // NumericDates sit far below 2^53; larger values only need to stay large
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Value::Num(v as f64))
-    }
-
-    #[allow(clippy::cast_precision_loss)]
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Value::Num(v as f64))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(Value::Num(v))
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Value::Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Value::Str(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let inner = self.0.enter()?;
-        while seq.next_element_seed(Skip(inner))?.is_some() {}
-        Ok(Value::Other)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let inner = self.0.enter()?;
-        let mut seen = Seen::new();
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            if !seen.insert(key.clone()) {
-                return Err(duplicate(&key));
-            }
-            map.next_value_seed(Skip(inner))?;
-        }
-        Ok(Value::Other)
-    }
-}
-
-/// A list of strings as a claim sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StrList<'de> {
-    /// Every entry is a string, and there are at most the allowed number.
-    List(Vec<Cow<'de, str>>),
-    /// More entries than allowed.
-    TooLong,
-    /// An entry that is not a string.
-    NotStrings,
-    /// Not a list: the value it was instead.
-    NotList(Value<'de>),
-}
-
-/// Reads a list of at most `max` strings. Past `max`, entries are still validated but no longer
-/// stored, so an oversized list costs no memory.
-#[derive(Clone, Copy)]
-pub struct StrListSeed {
-    pub limits: Limits,
-    pub max: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for StrListSeed {
-    type Value = StrList<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for StrListSeed {
-    type Value = StrList<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let inner = self.limits.enter()?;
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max));
-        let mut result = None;
-        while let Some(item) = seq.next_element_seed(ValueSeed(inner))? {
-            match item {
-                Value::Str(s) if result.is_none() && items.len() < self.max => items.push(s),
-                Value::Str(_) if result.is_none() => result = Some(StrList::TooLong),
-                Value::Str(_) => {}
-                _ => result = Some(StrList::NotStrings),
-            }
-        }
-        Ok(result.unwrap_or(StrList::List(items)))
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        ValueSeed(self.limits).visit_bool(v).map(StrList::NotList)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(StrList::NotList(Value::Other))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        ValueSeed(self.limits).visit_u64(v).map(StrList::NotList)
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        ValueSeed(self.limits).visit_i64(v).map(StrList::NotList)
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        ValueSeed(self.limits).visit_f64(v).map(StrList::NotList)
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(StrList::NotList(Value::Str(Cow::Borrowed(v))))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(StrList::NotList(Value::Str(Cow::Owned(v.to_owned()))))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        ValueSeed(self.limits).visit_map(map).map(StrList::NotList)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,8 +535,8 @@ mod tests {
     struct Collect(Vec<(String, Value<'static>)>);
 
     impl<'de> Members<'de> for Collect {
-        fn member<D: Deserializer<'de>>(&mut self, key: &str, value: D, limits: Limits) -> Result<(), D::Error> {
-            let v = match ValueSeed(limits).deserialize(value)? {
+        fn member(&mut self, key: &str, parser: &mut Parser<'de>) -> Result<(), Error> {
+            let v = match parser.value()? {
                 Value::Str(s) => Value::Str(Cow::Owned(s.into_owned())),
                 Value::Num(n) => Value::Num(n),
                 Value::Other => Value::Other,
@@ -380,15 +547,51 @@ mod tests {
     }
 
     fn parse(text: &str, depth: usize) -> Result<Vec<(String, Value<'static>)>, Error> {
-        parse_object(text, depth, Collect::default()).map(|c| c.0)
+        let mut collect = Collect::default();
+        parse_object(text, depth, &mut collect).map(|()| collect.0)
     }
 
     #[test]
     fn accepts_plain_objects() {
-        let got = parse(r#" {"a":"x","b":1.5,"c":[1,{"d":null}]} "#, 8).unwrap();
+        let got = parse(
+            " {\"a\":\"x\",\"b\":1.5,\"c\":[1,{\"d\":null}],\"e\":\"\\u00e9\\ud83d\\ude00\\n\"}\n ",
+            8,
+        )
+        .unwrap();
         assert_eq!(got[0], ("a".into(), Value::Str("x".into())));
         assert_eq!(got[1], ("b".into(), Value::Num(1.5)));
         assert_eq!(got[2], ("c".into(), Value::Other));
+        assert_eq!(got[3], ("e".into(), Value::Str("é😀\n".into())));
+        assert_eq!(parse("{}", 8).unwrap(), vec![]);
+        assert_eq!(parse("{\"a\":[]}", 8).unwrap()[0].1, Value::Other);
+    }
+
+    #[test]
+    fn numbers_are_read_as_the_nearest_double() {
+        for (text, want) in [
+            ("0", 0.0),
+            ("-0", -0.0),
+            ("1700000000", 1_700_000_000.0),
+            ("-17", -17.0),
+            ("1.5", 1.5),
+            ("1e3", 1000.0),
+            ("1E+3", 1000.0),
+            ("25e-1", 2.5),
+            ("253402300799.5", 253_402_300_799.5),
+            ("123456789012345678901234567890", 1.234_567_890_123_456_8e29),
+            ("0.1", 0.1),
+            ("1e-400", 0.0),
+            ("9007199254740993", 9_007_199_254_740_992.0),
+            // serde_json's default parser is one ulp off on these two; the bits are CPython's.
+            ("1699999997.0001001", f64::from_bits(0x41d9_54fc_3f40_01a4)),
+            ("2.2250738585072011e-308", f64::from_bits(0x000f_ffff_ffff_ffff)),
+        ] {
+            let got = parse(&format!("{{\"n\":{text}}}"), 8).unwrap();
+            assert_eq!(got[0].1, Value::Num(want), "{text}");
+            if let Value::Num(v) = got[0].1 {
+                assert_eq!(v.is_sign_negative(), want.is_sign_negative(), "{text}");
+            }
+        }
     }
 
     #[test]
@@ -400,15 +603,47 @@ mod tests {
             r#"{"x":[{"a":1,"a":2}]}"#,
             r#"{"a":NaN}"#,
             r#"{"a":Infinity}"#,
+            r#"{"a":-Infinity}"#,
             r#"{"a":1e400}"#,
+            r#"{"a":-1e400}"#,
             r#"{"a":"\ud800"}"#,
+            r#"{"a":"\ud800\u0041"}"#,
             r#"{"a":"\udc00x"}"#,
+            r#"{"a":"\x"}"#,
+            r#"{"a":"\u12"}"#,
+            r#"{"a":"\u12G4"}"#,
             "\u{feff}{}",
             "[]",
             "1",
+            "",
+            " ",
+            "{",
+            "{\"a\"",
+            "{\"a\":",
+            "{\"a\":1",
+            "{\"a\":1,}",
+            "{\"a\":[1,]}",
+            "{\"a\":[1 2]}",
+            "{,}",
+            "{\"a\" 1}",
+            "{a:1}",
+            "{'a':1}",
             r#"{"a":1} x"#,
+            r#"{"a":1}}"#,
             r#"{"a":01}"#,
+            r#"{"a":-}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":.5}"#,
+            r#"{"a":1e}"#,
+            r#"{"a":+1}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":nul}"#,
+            r#"{"a":True}"#,
             "{\"a\":\"\u{1}\"}",
+            "{\"a\":\"x\ny\"}",
+            "{\"a\":\"x\ty\"}",
+            "{\"a\":\"unterminated}",
+            "{\"a\":\"a\\\"}",
         ] {
             assert!(parse(bad, 8).is_err(), "{bad:?} should be refused");
         }
@@ -420,8 +655,25 @@ mod tests {
         assert!(parse(r#"{"a":[[[[[[[[1]]]]]]]]}"#, 8).is_err());
         assert!(parse(r#"{"a":[1]}"#, 2).is_ok());
         assert!(parse(r#"{"a":[[1]]}"#, 2).is_err());
+        assert!(parse(r#"{"a":{"b":1}}"#, 2).is_ok());
+        assert!(parse(r#"{"a":{"b":{}}}"#, 2).is_err());
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(parse(&deep, 8).is_err());
+        let err = parse(&deep, 8).unwrap_err();
+        assert_eq!(err.to_string(), "JSON nested deeper than 8 at line 1 column 13");
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let err = parse("{\"a\":1,\n \"a\":2}", 8).unwrap_err();
+        assert_eq!(err.to_string(), "duplicate member name \"a\" at line 2 column 5");
+    }
+
+    #[test]
+    fn long_names_sharing_a_prefix_are_told_apart() {
+        assert!(parse(r#"{"channels":1,"channelz":2,"channel":3,"channelsx":4}"#, 8).is_ok());
+        assert!(parse(r#"{"channels":1,"channelz":2,"channels":3}"#, 8).is_err());
+        assert!(parse(r#"{"a":1,"b":{"a":1},"c":[{"a":1}]}"#, 8).is_ok());
+        assert!(parse(r#"{"\u0063hannels":1,"channels":2}"#, 8).is_err());
     }
 
     #[test]
@@ -431,7 +683,23 @@ mod tests {
             use std::fmt::Write as _;
             let _ = write!(text, "\"k{i}\":{i},");
         }
+        let ok = format!("{text}\"k100\":0}}");
+        assert!(parse(&ok, 8).is_ok());
         text.push_str("\"k7\":0}");
         assert!(parse(&text, 8).is_err());
+    }
+
+    #[test]
+    fn word_scan_finds_the_first_mark() {
+        for len in 0..40 {
+            for mark in ['"', '\\', '\u{1}', '\u{1f}'] {
+                let body: String = "aé".chars().cycle().take(len).collect();
+                let text = format!("{{\"k\":\"{body}{mark}\"}}");
+                // a stray quote, a bad escape, a control character: each is found wherever it is
+                assert!(parse(&text, 8).is_err(), "{text:?}");
+                let clean = format!("{{\"k\":\"{body}\"}}");
+                assert_eq!(parse(&clean, 8).unwrap()[0].1, Value::Str(body.clone().into()));
+            }
+        }
     }
 }

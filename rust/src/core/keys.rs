@@ -17,12 +17,14 @@ pub const MAX_KID_BYTES: usize = 256;
 pub enum KeyError {
     /// Fewer than [`MIN_SECRET_BYTES`] bytes.
     TooShort { len: usize },
-    /// A PEM block: a public key or certificate passed where an HMAC secret is meant.
+    /// A PEM (or RFC 4716) block: a public key or certificate passed where an HMAC secret is meant.
     LooksLikePem,
-    /// An OpenSSH public key line.
+    /// An OpenSSH public key line (also as an `authorized_keys` or `known_hosts` line).
     LooksLikeSsh,
-    /// A JSON object, such as a JWK.
+    /// A JSON object or array, such as a JWK or a JWK set.
     LooksLikeJson,
+    /// A DER-encoded key or certificate (python-jose's DER bypass of its PEM check).
+    LooksLikeDer,
     /// A key name that is empty or longer than [`MAX_KID_BYTES`].
     BadKid,
     /// The same key name twice in one ring.
@@ -41,6 +43,7 @@ impl fmt::Display for KeyError {
             Self::LooksLikePem => f.write_str("secret looks like a PEM key or certificate, not an HMAC secret"),
             Self::LooksLikeSsh => f.write_str("secret looks like an SSH public key, not an HMAC secret"),
             Self::LooksLikeJson => f.write_str("secret looks like a JSON document (a JWK?), not an HMAC secret"),
+            Self::LooksLikeDer => f.write_str("secret looks like a DER-encoded key or certificate, not an HMAC secret"),
             Self::BadKid => write!(
                 f,
                 "key name must be a non-empty string of at most {MAX_KID_BYTES} bytes"
@@ -53,12 +56,112 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
-fn looks_like_json_object(secret: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(secret) else {
+/// A UTF-8 byte-order mark, which editors put before text that is then pasted as a secret.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// OpenSSH key-type prefixes: `ssh-ed25519`, `ssh-rsa`, `ssh-dss`, certificates
+/// (`ssh-ed25519-cert-v01@openssh.com`), `ecdsa-sha2-nistp*` and security keys (`sk-ssh-*`,
+/// `sk-ecdsa-*`).
+const SSH_KEY_TYPES: [&[u8]; 4] = [b"ssh-", b"ecdsa-sha2-", b"sk-ssh-", b"sk-ecdsa-"];
+
+/// `secret` without leading ASCII whitespace and byte-order marks.
+fn trim_start(mut secret: &[u8]) -> &[u8] {
+    loop {
+        if let Some(rest) = secret.strip_prefix(BOM) {
+            secret = rest;
+            continue;
+        }
+        match secret.split_first() {
+            Some((first, rest)) if first.is_ascii_whitespace() => secret = rest,
+            _ => return secret,
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A PEM or RFC 4716 begin line anywhere: OpenSSL and `ssh-keygen -e` put text before it.
+fn looks_like_pem(secret: &[u8]) -> bool {
+    contains(secret, b"-----BEGIN") || contains(secret, b"---- BEGIN")
+}
+
+/// An OpenSSH public key: the secret starts with a key type, or some word of it is a key type
+/// followed by a base64 key blob (`AAAA…`, the encoded length of the type name), as in an
+/// `authorized_keys` line with options or a `known_hosts` line.
+fn looks_like_ssh(secret: &[u8]) -> bool {
+    let is_key_type = |word: &[u8]| SSH_KEY_TYPES.iter().any(|t| word.starts_with(t));
+    if is_key_type(trim_start(secret)) {
+        return true;
+    }
+    let mut words = secret
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty())
+        .peekable();
+    while let Some(word) = words.next() {
+        if is_key_type(word) && words.peek().is_some_and(|next| next.starts_with(b"AAAA")) {
+            return true;
+        }
+    }
+    false
+}
+
+/// A JSON object or array (a JWK, a JWK set, a list of JWKs), after a byte-order mark and
+/// surrounding whitespace.
+fn looks_like_json(secret: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(trim_start(secret)) else {
         return false;
     };
-    let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
-    text.starts_with('{') && text.ends_with('}') && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+    let text = text.trim_end_matches(|c: char| c.is_ascii_whitespace());
+    let framed = (text.starts_with('{') && text.ends_with('}')) || (text.starts_with('[') && text.ends_with(']'));
+    // serde_json stops at nesting depth 128, so a hostile secret cannot exhaust the stack.
+    framed && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
+/// One DER tag-length-value: `(tag, content, rest)`. Only definite, minimal lengths (DER), so
+/// random bytes rarely pass for it.
+fn der_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        let bytes = rest.get(..count).filter(|b| (1..=4).contains(&b.len()))?;
+        if bytes.first() == Some(&0) {
+            return None;
+        }
+        let len = bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        if len < 0x80 {
+            return None;
+        }
+        (len, rest.get(count..)?)
+    };
+    Some((tag, rest.get(..len)?, rest.get(len..)?))
+}
+
+/// A DER key or certificate: one SEQUENCE spanning the whole secret whose first element is an
+/// INTEGER (PKCS#1 keys, PKCS#8 and SEC 1 private keys) or a SEQUENCE that starts with an
+/// INTEGER, an OID or a `[0]` tag (SubjectPublicKeyInfo, certificates, requests). Those three
+/// tags (0x02, 0x06, 0xA0) are not printable, so no text secret is ever taken for DER; a random
+/// binary secret is, with a probability below one in 10^8.
+fn looks_like_der(secret: &[u8]) -> bool {
+    const SEQUENCE: u8 = 0x30;
+    const INTEGER: u8 = 0x02;
+    const OID: u8 = 0x06;
+    const CONTEXT_0: u8 = 0xa0;
+    let Some((SEQUENCE, body, rest)) = der_tlv(secret) else {
+        return false;
+    };
+    if !rest.is_empty() {
+        return false;
+    }
+    match der_tlv(body) {
+        Some((INTEGER, _, _)) => true,
+        Some((SEQUENCE, inner, _)) => matches!(inner.first(), Some(&(INTEGER | OID | CONTEXT_0))),
+        _ => false,
+    }
 }
 
 /// Refuses secrets that are too short or look like asymmetric key material (docs/spec.md §2).
@@ -66,22 +169,17 @@ pub fn check_secret(secret: &[u8]) -> Result<(), KeyError> {
     if secret.len() < MIN_SECRET_BYTES {
         return Err(KeyError::TooShort { len: secret.len() });
     }
-    let start = secret
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(secret.len());
-    let head = secret.get(start..).unwrap_or_default();
-    if head.starts_with(b"-----BEGIN") {
+    if looks_like_pem(secret) {
         return Err(KeyError::LooksLikePem);
     }
-    if [&b"ssh-"[..], b"ecdsa-sha2-", b"sk-ssh-", b"sk-ecdsa-"]
-        .iter()
-        .any(|p| head.starts_with(p))
-    {
+    if looks_like_ssh(secret) {
         return Err(KeyError::LooksLikeSsh);
     }
-    if looks_like_json_object(secret) {
+    if looks_like_json(secret) {
         return Err(KeyError::LooksLikeJson);
+    }
+    if looks_like_der(secret) {
+        return Err(KeyError::LooksLikeDer);
     }
     Ok(())
 }
@@ -204,6 +302,169 @@ mod tests {
         // Random bytes that merely start with `{` are fine.
         assert_eq!(check_secret(b"{0123456789abcdef0123456789abcdef"), Ok(()));
         assert_eq!(check_secret(SECRET), Ok(()));
+    }
+
+    /// Deterministic pseudo-random bytes (xorshift64*), for sampling without a dependency.
+    fn sample(seed: u64, len: usize) -> Vec<u8> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+            })
+            .collect()
+    }
+
+    fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = u16::try_from(content.len()).unwrap();
+        let [high, low] = len.to_be_bytes();
+        if len < 0x80 {
+            out.push(low);
+        } else {
+            out.extend([0x82, high, low]);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    #[test]
+    fn refuses_key_material_in_the_forms_it_is_pasted() {
+        let blob = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+        let pem = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n";
+        for (secret, want) in [
+            (format!("\u{feff}{pem}"), KeyError::LooksLikePem),
+            (format!("\u{feff}\n {pem}"), KeyError::LooksLikePem),
+            (format!("subject=CN = example\n{pem}"), KeyError::LooksLikePem),
+            (
+                format!("---- BEGIN SSH2 PUBLIC KEY ----\n{blob}\n---- END SSH2 PUBLIC KEY ----\n"),
+                KeyError::LooksLikePem,
+            ),
+            (format!("\u{feff}ssh-ed25519 {blob}"), KeyError::LooksLikeSsh),
+            (format!("ssh-rsa {blob}"), KeyError::LooksLikeSsh),
+            (format!("ecdsa-sha2-nistp384 {blob}"), KeyError::LooksLikeSsh),
+            (format!("sk-ssh-ed25519@openssh.com {blob}"), KeyError::LooksLikeSsh),
+            (
+                format!("sk-ecdsa-sha2-nistp256@openssh.com {blob}"),
+                KeyError::LooksLikeSsh,
+            ),
+            (
+                format!("no-pty,from=\"10.0.0.1\" ssh-ed25519 {blob} ci"),
+                KeyError::LooksLikeSsh,
+            ),
+            (format!("github.com ssh-ed25519 {blob}"), KeyError::LooksLikeSsh),
+            (
+                format!("|1|c2FsdA==|aGFzaA== ecdsa-sha2-nistp256 {blob}"),
+                KeyError::LooksLikeSsh,
+            ),
+            (
+                "\u{feff}{\"kty\":\"oct\",\"k\":\"GawgguFyGrWKav7AX4VKUg\"}".to_owned(),
+                KeyError::LooksLikeJson,
+            ),
+            (
+                "[{\"kty\":\"oct\",\"k\":\"GawgguFyGrWKav7AX4VKUg\"}] \n".to_owned(),
+                KeyError::LooksLikeJson,
+            ),
+        ] {
+            assert_eq!(check_secret(secret.as_bytes()), Err(want), "{secret:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_der_keys_and_certificates() {
+        let ed25519_oid = [0x06, 0x03, 0x2b, 0x65, 0x70];
+        let mut bit_string = vec![0];
+        bit_string.extend(sample(1, 32));
+        let spki = der(0x30, &[der(0x30, &ed25519_oid), der(0x03, &bit_string)].concat());
+        assert_eq!(spki.len(), 44);
+        assert_eq!(check_secret(&spki), Err(KeyError::LooksLikeDer));
+        let pkcs1 = der(0x30, &[der(0x02, &sample(2, 257)), der(0x02, &[1, 0, 1])].concat());
+        assert_eq!(check_secret(&pkcs1), Err(KeyError::LooksLikeDer));
+        let tbs = der(
+            0x30,
+            &[der(0xa0, &[0x02, 0x01, 0x02]), der(0x02, &sample(3, 16))].concat(),
+        );
+        let cert = der(0x30, &[tbs, der(0x30, &ed25519_oid), der(0x03, &bit_string)].concat());
+        assert_eq!(check_secret(&cert), Err(KeyError::LooksLikeDer));
+        // The same bytes with one more byte after the SEQUENCE, or a non-minimal length, are not DER.
+        assert_eq!(check_secret(&[spki.as_slice(), b"x"].concat()), Ok(()));
+        let mut long_form = vec![0x30, 0x81, 42];
+        long_form.extend_from_slice(spki.get(2..).unwrap());
+        assert_eq!(check_secret(&long_form), Ok(()));
+    }
+
+    #[test]
+    fn text_secrets_are_never_taken_for_der() {
+        // A DER match needs a 0x02, 0x06 or 0xA0 byte at offset 2, 4 or 5: none is printable.
+        // Check every printable secret shaped like "0" + length + "0" + length + tag.
+        for outer in 30u8..=126 {
+            for inner in 32u8..=126 {
+                for tag in 32u8..=126 {
+                    let mut secret = vec![b'0', outer, b'0', inner, tag];
+                    secret.resize(usize::from(outer) + 2, b'x');
+                    assert!(!looks_like_der(&secret), "{secret:?}");
+                }
+            }
+        }
+        assert_eq!(check_secret(&[b'0'; 50]), Ok(()));
+    }
+
+    #[test]
+    fn random_binary_secrets_pass() {
+        for seed in 0..100_000 {
+            let secret = sample(seed, 32);
+            assert_eq!(check_secret(&secret), Ok(()), "{secret:?}");
+        }
+    }
+
+    #[test]
+    fn secrets_that_merely_resemble_key_material_pass() {
+        for secret in [
+            "sk-live-0123456789abcdef0123456789",
+            "my-ssh-secret-0123456789abcdef0123456789",
+            "[0123456789abcdef0123456789abcdef]",
+            "{0123456789abcdef0123456789abcdef",
+            "ssh is what we use, 0123456789abcdef",
+            "-----BEGIN", // too short anyway
+        ] {
+            let want = if secret.len() < MIN_SECRET_BYTES {
+                Err(KeyError::TooShort { len: secret.len() })
+            } else {
+                Ok(())
+            };
+            assert_eq!(check_secret(secret.as_bytes()), want, "{secret:?}");
+        }
+    }
+
+    #[test]
+    fn verify_accepts_only_the_exact_mac() {
+        // `Key::verify` is the only MAC comparison in the core (rust/tests/adversarial.rs checks
+        // that no other file compares MACs); it goes through `Mac::verify_slice`, which compares
+        // in constant time (`subtle`) and refuses any length but 32.
+        let key = Key::new(SECRET).unwrap();
+        let message = b"eyJhbGciOiJIUzI1NiJ9.e30";
+        let tag = key.mac(&[message]);
+        assert!(key.verify(message, &tag));
+        for len in (0..=96).filter(|&n| n != 32) {
+            // Prefixes of the right MAC (what `verify_truncated_left` would accept) and the right
+            // MAC followed by more bytes.
+            let candidate: Vec<u8> = tag.iter().copied().cycle().take(len).collect();
+            assert!(!key.verify(message, &candidate), "length {len}");
+        }
+        for byte in 0..32 {
+            for bit in 0..8 {
+                let mut flipped = tag;
+                flipped[byte] ^= 1 << bit;
+                assert!(!key.verify(message, &flipped), "byte {byte} bit {bit}");
+            }
+        }
+        assert!(!key.verify(b"eyJhbGciOiJIUzI1NiJ9.e30.", &tag));
+        assert!(!key.verify(message, &[0u8; 32]));
+        let other = Key::new(b"fedcba9876543210fedcba9876543210").unwrap();
+        assert!(!other.verify(message, &tag));
+        assert_eq!(format!("{key:?}"), "Key(..)");
     }
 
     #[test]

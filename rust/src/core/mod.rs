@@ -4,6 +4,7 @@ pub mod b64;
 pub mod channel;
 pub mod claims;
 pub mod error;
+pub mod grammar;
 pub mod grants;
 pub mod json;
 pub mod keys;

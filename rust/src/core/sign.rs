@@ -46,6 +46,21 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The base64url header segment a signer writes for `kid`. Verifiers recognise it (and PyJWT's,
+/// which is the same for an unnamed key) without decoding it again.
+pub(crate) fn header_segment(kid: Option<&str>) -> String {
+    let mut header = String::from(r#"{"alg":"HS256","#);
+    if let Some(kid) = kid {
+        header.push_str(r#""kid":"#);
+        push_json_str(&mut header, kid);
+        header.push(',');
+    }
+    header.push_str(r#""typ":"JWT"}"#);
+    let mut segment = String::new();
+    b64::encode_into(header.as_bytes(), &mut segment);
+    segment
+}
+
 fn check_ttl(ttl: u64) -> Result<u64, Error> {
     if (1..=MAX_TTL).contains(&ttl) {
         Ok(ttl)
@@ -78,15 +93,7 @@ impl Signer {
         {
             return Err(Error::Key(super::keys::KeyError::BadKid));
         }
-        let mut header = String::from(r#"{"alg":"HS256","#);
-        if let Some(kid) = &kid {
-            header.push_str(r#""kid":"#);
-            push_json_str(&mut header, kid);
-            header.push(',');
-        }
-        header.push_str(r#""typ":"JWT"}"#);
-        let mut header_prefix = String::new();
-        b64::encode_into(header.as_bytes(), &mut header_prefix);
+        let mut header_prefix = header_segment(kid.as_deref());
         header_prefix.push('.');
         Ok(Self {
             key,

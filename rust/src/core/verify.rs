@@ -6,7 +6,8 @@ use super::claims::{Claims, Expect, Header};
 use super::error::{Error, TokenError};
 use super::grants::{ChannelSet, Grants};
 use super::json;
-use super::keys::KeyRing;
+use super::keys::{Key, KeyRing};
+use super::sign::header_segment;
 
 /// Ceiling and default of [`Policy::max_token_bytes`].
 pub const MAX_TOKEN_BYTES: usize = 512 * 1024;
@@ -77,18 +78,43 @@ impl Policy {
 pub struct Verifier {
     keys: KeyRing,
     policy: Policy,
+    /// Header segments already judged, with the key name each selects: the ones sock8's signer
+    /// (and PyJWT, for an unnamed key) writes for the configured keys. A token whose header
+    /// segment is byte for byte one of these would pass steps 4–7 with that key, so they are
+    /// skipped; any other header takes the full path.
+    known_headers: Vec<(String, Option<String>)>,
 }
 
-/// Splits a token into exactly three `.`-separated segments.
-fn split(token: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    let first = token.iter().position(|&b| b == b'.')?;
-    let (header, rest) = (token.get(..first)?, token.get(first + 1..)?);
-    let second = rest.iter().position(|&b| b == b'.')?;
-    let (payload, signature) = (rest.get(..second)?, rest.get(second + 1..)?);
-    if signature.contains(&b'.') {
-        return None;
-    }
+/// Size of the stack buffer a payload decodes into; longer payloads go to the heap.
+const STACK_PAYLOAD: usize = 1024;
+
+/// Characters of an HS256 signature segment: 32 bytes in base64url.
+const SIGNATURE_CHARS: usize = 43;
+
+/// Splits a token at its first and last dots: (header, payload, signature), or `None` with fewer
+/// than two dots. The first dot is found directly after a header the verifier knows, and the
+/// last one where a 32-byte signature starts; only tokens of another shape are scanned. A dot
+/// inside the payload or the signature (more than three segments) is not looked for here: see
+/// [`Verifier::verify`].
+fn split<'t>(token: &'t [u8], known_headers: &[(String, Option<String>)]) -> Option<(&'t [u8], &'t [u8], &'t [u8])> {
+    let first = known_headers
+        .iter()
+        .find(|(seg, _)| token.get(seg.len()) == Some(&b'.') && token.starts_with(seg.as_bytes()))
+        .map(|(seg, _)| seg.len())
+        .or_else(|| token.iter().position(|&b| b == b'.'))?;
+    let last = token
+        .len()
+        .checked_sub(SIGNATURE_CHARS + 1)
+        .filter(|&i| i > first && token.get(i) == Some(&b'.'))
+        .or_else(|| token.iter().rposition(|&b| b == b'.'))?;
+    let header = token.get(..first)?;
+    let payload = token.get(first + 1..last)?; // None when first == last: one dot only
+    let signature = token.get(last + 1..)?;
     Some((header, payload, signature))
+}
+
+fn three_segments() -> TokenError {
+    TokenError::malformed("a token has exactly three '.'-separated segments")
 }
 
 fn decode_json<'a, M: json::Members<'a>>(
@@ -96,10 +122,20 @@ fn decode_json<'a, M: json::Members<'a>>(
     buf: &'a mut Vec<u8>,
     what: &str,
     max_depth: usize,
-    members: M,
+    mut members: M,
 ) -> Result<M, TokenError> {
     *buf = b64::decode(segment).ok_or_else(|| TokenError::malformed(format!("{what} is not canonical base64url")))?;
-    let text = std::str::from_utf8(buf).map_err(|_| TokenError::malformed(format!("{what} is not UTF-8")))?;
+    parse_json(buf, what, max_depth, &mut members)?;
+    Ok(members)
+}
+
+fn parse_json<'a, M: json::Members<'a>>(
+    bytes: &'a [u8],
+    what: &str,
+    max_depth: usize,
+    members: &mut M,
+) -> Result<(), TokenError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| TokenError::malformed(format!("{what} is not UTF-8")))?;
     json::parse_object(text, max_depth, members).map_err(|e| TokenError::malformed(format!("{what}: {e}")))
 }
 
@@ -107,7 +143,42 @@ impl Verifier {
     /// A verifier for `keys` under `policy`.
     pub fn new(keys: KeyRing, policy: Policy) -> Result<Self, Error> {
         policy.check()?;
-        Ok(Self { keys, policy })
+        let mut verifier = Self {
+            keys,
+            policy,
+            known_headers: Vec::new(),
+        };
+        let mut known = Vec::new();
+        for kid in verifier.keys.kids() {
+            let segment = header_segment(kid);
+            // Only what the full path itself accepts, for this very key, is remembered.
+            if segment.len() <= verifier.policy.max_token_bytes
+                && verifier
+                    .header_key(segment.as_bytes())
+                    .is_ok_and(|(k, _)| k.as_deref() == kid)
+            {
+                known.push((segment, kid.map(str::to_owned)));
+            }
+        }
+        verifier.known_headers = known;
+        Ok(verifier)
+    }
+
+    /// Steps 4–7: the header segment's `kid` and the key it selects.
+    fn header_key(&self, header_seg: &[u8]) -> Result<(Option<String>, &Key), TokenError> {
+        let mut header_buf = Vec::new();
+        let header = decode_json(
+            header_seg,
+            &mut header_buf,
+            "header",
+            self.policy.max_depth,
+            Header::default(),
+        )?;
+        let kid = header.check()?;
+        match self.keys.get(kid.as_deref()) {
+            Some(key) => Ok((kid.map(Into::into), key)),
+            None => Err(TokenError::UnknownKey(kid.map(Into::into))),
+        }
     }
 
     /// The policy in force.
@@ -132,22 +203,35 @@ impl Verifier {
                 policy.max_token_bytes
             )));
         }
-        let (header_seg, payload_seg, signature_seg) =
-            split(token).ok_or_else(|| TokenError::malformed("a token has exactly three '.'-separated segments"))?;
+        let (header_seg, payload_seg, signature_seg) = split(token, &self.known_headers).ok_or_else(three_segments)?;
+        // Step 3 also refuses a dot inside the payload or the signature. Every success decodes
+        // both as base64url, which has no dot, so dots are looked for only when a later step
+        // fails: the step-3 error then takes precedence, as the spec's order requires.
+        self.verify_segments(token, header_seg, payload_seg, signature_seg, now)
+            .map_err(|e| {
+                if payload_seg.contains(&b'.') || signature_seg.contains(&b'.') {
+                    three_segments()
+                } else {
+                    e
+                }
+            })
+    }
 
-        let mut header_buf = Vec::new();
-        let header = decode_json(
-            header_seg,
-            &mut header_buf,
-            "header",
-            policy.max_depth,
-            Header::default(),
-        )?;
-        let kid = header.check()?;
-        let key = self
-            .keys
-            .get(kid.as_deref())
-            .ok_or_else(|| TokenError::UnknownKey(kid.map(Into::into)))?;
+    /// Steps 4 to 14, on a token split at its first and last dots.
+    fn verify_segments(
+        &self,
+        token: &[u8],
+        header_seg: &[u8],
+        payload_seg: &[u8],
+        signature_seg: &[u8],
+        now: f64,
+    ) -> Result<Grants, TokenError> {
+        let policy = &self.policy;
+        let known = self.known_headers.iter().find(|(seg, _)| seg.as_bytes() == header_seg);
+        let key = match known.and_then(|(_, kid)| self.keys.get(kid.as_deref())) {
+            Some(key) => key,
+            None => self.header_key(header_seg)?.1,
+        };
 
         let signature = match b64::decode_fixed::<32>(signature_seg) {
             Fixed::Ok(signature) => signature,
@@ -161,9 +245,18 @@ impl Verifier {
             return Err(TokenError::BadSignature("signature does not match"));
         }
 
-        let mut payload_buf = Vec::new();
-        let claims = Claims::new(policy.max_channels);
-        let claims = decode_json(payload_seg, &mut payload_buf, "payload", policy.max_depth, claims)?;
+        let not_base64 = || TokenError::malformed("payload is not canonical base64url");
+        let len = b64::decoded_len(payload_seg.len()).ok_or_else(not_base64)?;
+        let (mut stack, mut heap) = ([0u8; STACK_PAYLOAD], Vec::new());
+        let buf = if len <= STACK_PAYLOAD {
+            stack.get_mut(..len).unwrap_or_default()
+        } else {
+            heap.resize(len, 0);
+            heap.as_mut_slice()
+        };
+        b64::decode_into(payload_seg, buf).ok_or_else(not_base64)?;
+        let mut claims = Claims::new(policy.max_channels);
+        parse_json(buf, "payload", policy.max_depth, &mut claims)?;
         let expect = Expect {
             audience: policy.audience.as_deref(),
             issuer: policy.issuer.as_deref(),
@@ -172,12 +265,71 @@ impl Verifier {
         checked.check_times(now, policy.leeway)?;
 
         let (expires_at, issued_at) = checked.seconds();
-        Ok(Grants {
-            identity: checked.sub.into_owned(),
-            jti: checked.jti.map(Into::into),
+        let mut channels = ChannelSet::from_parts(checked.channels.text, checked.channels.ends);
+        let jti = checked.jti.map(|jti| channels.append(&jti));
+        Ok(Grants::new(
+            checked.sub.into_owned(),
+            channels,
+            jti,
             expires_at,
             issued_at,
-            channels: ChannelSet::new(checked.channels.iter().map(AsRef::as_ref)),
-        })
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::core::sign::Signer;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const NOW: f64 = 1_700_000_000.0;
+
+    fn token(kid: Option<&str>) -> String {
+        let signer = Signer::new(
+            Key::new(SECRET).unwrap(),
+            kid.map(Into::into),
+            Some("sock8".into()),
+            None,
+            60,
+        );
+        signer.unwrap().sign("u", &mut vec!["a.b##c"], NOW, None, None).unwrap()
+    }
+
+    #[test]
+    fn a_dot_anywhere_extra_is_a_segment_error_first() {
+        let verifier = Verifier::new(KeyRing::new([(None, SECRET)]).unwrap(), Policy::default()).unwrap();
+        let good = token(None);
+        assert!(verifier.verify(good.as_bytes(), NOW).is_ok());
+        let (first, last) = (good.find('.').unwrap(), good.rfind('.').unwrap());
+        let mut variants = Vec::new();
+        for at in [first + 1, first + 5, last - 1, last + 1, last + 20, good.len() - 1] {
+            let mut t = good.clone().into_bytes();
+            t[at] = b'.';
+            variants.push(t);
+        }
+        let mut extra = good.clone();
+        extra.insert(last, '.');
+        variants.push(extra.into_bytes());
+        // An unknown key and a dot too many: the segment count is checked first (step 3).
+        let named = token(Some("other"));
+        let at = named.find('.').unwrap() + 3;
+        variants.push(
+            [named.get(..at).unwrap(), ".", named.get(at..).unwrap()]
+                .concat()
+                .into_bytes(),
+        );
+        for t in variants {
+            let err = verifier.verify(&t, NOW).unwrap_err();
+            assert_eq!(err, three_segments(), "{}", String::from_utf8_lossy(&t));
+        }
+        assert_eq!(
+            verifier.verify(named.as_bytes(), NOW).unwrap_err(),
+            TokenError::UnknownKey(Some("other".into()))
+        );
+        for bad in [&b""[..], b"abc", b"a.b", b".", b"..", b"a.b.c"] {
+            assert!(verifier.verify(bad, NOW).is_err());
+        }
     }
 }

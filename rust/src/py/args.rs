@@ -64,8 +64,23 @@ pub fn seconds(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<f6
     if obj.is_instance_of::<PyBool>() {
         return Err(type_error(what, "a number of seconds", obj));
     }
-    let value = obj
-        .extract::<f64>()
-        .map_err(|_| type_error(what, "a number of seconds", obj))?;
-    Ok(Some(value))
+    match obj.extract::<f64>() {
+        Ok(value) => Ok(Some(value)),
+        // An int too large for a double is a number out of range, which callers refuse with
+        // the error their range check names; only a non-number is a TypeError.
+        Err(_) if obj.is_instance_of::<PyInt>() => Ok(Some(if obj.lt(0)? { f64::NEG_INFINITY } else { f64::INFINITY })),
+        Err(_) => Err(type_error(what, "a number of seconds", obj)),
+    }
+}
+
+/// An optional name passed as a keyword whose default is a name (`audience='sock8'`): `None`
+/// means none, a `str` its text; a lone surrogate is a `ConfigError`, another type a `TypeError`.
+pub struct OptName(pub Option<String>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for OptName {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        opt_string(Some(&obj.to_owned()), "a name").map(OptName)
+    }
 }

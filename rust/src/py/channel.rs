@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple};
 
 use super::args::{text, type_error};
-use crate::core::channel::{ChannelError, Template, parse_wire_id};
+use crate::core::channel::{ChannelError, MAX_WIRE_ID_BYTES, Template, parse_wire_id};
 use crate::core::error::Error;
 
 /// A parameter value's text: a `str` as it is, an `int` in decimal (docs/spec.md §1.2).
@@ -23,6 +23,20 @@ fn value_text(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
         return Err(bad_type().into());
     }
     if value.is_instance_of::<PyInt>() {
+        // Past 4 * 512 bits an int has over 600 digits, so its id cannot fit in 512 bytes.
+        // Refuse it by size first: past Python's int-to-str digit limit `int.__repr__` raises a
+        // plain ValueError, which is no ChannelError.
+        let bits: usize = value
+            .py()
+            .get_type::<PyInt>()
+            .getattr("bit_length")?
+            .call1((value,))?
+            .extract()?;
+        if bits > 4 * MAX_WIRE_ID_BYTES {
+            // floor((bits - 1) * log10(2)) + 1: the fewest decimal digits such an int has.
+            let len = (bits - 1) * 30_103 / 100_000 + 1;
+            return Err(Error::from(ChannelError::TooLong { len }).into());
+        }
         // `int.__repr__` is the decimal form even for subclasses that override `__str__`.
         let decimal = py_int_repr(value)?;
         return Ok(decimal);

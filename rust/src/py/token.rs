@@ -6,14 +6,17 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use super::args::{config_int, opt_string, seconds, secret_bytes, text, type_error};
-use crate::core::channel::ChannelError;
+use super::args::{OptName, config_int, opt_string, seconds, secret_bytes, text, type_error};
+use crate::core::channel::{ChannelError, MAX_WIRE_ID_BYTES};
 use crate::core::error::{Error, TokenError};
 use crate::core::grants::Grants as CoreGrants;
 use crate::core::keys::{Key, KeyRing};
 use crate::core::sign::Signer as CoreSigner;
 use crate::core::time::{check_now, system_now};
 use crate::core::verify::{MAX_CHANNELS, MAX_JSON_DEPTH, MAX_TOKEN_BYTES, Policy, Verifier as CoreVerifier};
+
+/// Tokens at least this long are verified with the GIL released.
+const DETACH_TOKEN_BYTES: usize = 16 * 1024;
 
 /// Python's `repr` of an optional string, for `__repr__`s that read like the constructor call.
 fn py_repr(py: Python<'_>, value: Option<&str>) -> PyResult<String> {
@@ -40,13 +43,13 @@ pub struct Signer {
 impl Signer {
     #[new]
     #[pyo3(
-        signature = (secret, *, kid=None, audience=Some(String::from("sock8")), issuer=None, ttl=None),
+        signature = (secret, *, kid=None, audience=OptName(Some(String::from("sock8"))), issuer=None, ttl=None),
         text_signature = "(secret, *, kid=None, audience='sock8', issuer=None, ttl=3600)"
     )]
     fn new(
         secret: &Bound<'_, PyAny>,
         kid: Option<&Bound<'_, PyAny>>,
-        audience: Option<String>,
+        audience: OptName,
         issuer: Option<&Bound<'_, PyAny>>,
         ttl: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
@@ -55,7 +58,7 @@ impl Signer {
         let inner = CoreSigner::new(
             key,
             opt_string(kid, "kid")?,
-            audience,
+            audience.0,
             opt_string(issuer, "issuer")?,
             ttl,
         )?;
@@ -165,7 +168,7 @@ impl Verifier {
     #[new]
     #[pyo3(
         signature = (
-            secret, *, audience=Some(String::from("sock8")), issuer=None, leeway=None,
+            secret, *, audience=OptName(Some(String::from("sock8"))), issuer=None, leeway=None,
             max_token_bytes=None, max_depth=None, max_channels=None,
         ),
         text_signature = "(secret, *, audience='sock8', issuer=None, leeway=0, max_token_bytes=524288, \
@@ -174,7 +177,7 @@ impl Verifier {
     #[allow(clippy::too_many_arguments)]
     fn new(
         secret: &Bound<'_, PyAny>,
-        audience: Option<String>,
+        audience: OptName,
         issuer: Option<&Bound<'_, PyAny>>,
         leeway: Option<&Bound<'_, PyAny>>,
         max_token_bytes: Option<&Bound<'_, PyAny>>,
@@ -186,7 +189,7 @@ impl Verifier {
                 .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
         };
         let policy = Policy {
-            audience,
+            audience: audience.0,
             issuer: opt_string(issuer, "issuer")?,
             leeway: seconds(leeway, "leeway")?.unwrap_or(0.0),
             max_token_bytes: limit(max_token_bytes, "max_token_bytes", MAX_TOKEN_BYTES)?,
@@ -227,6 +230,11 @@ impl Verifier {
     fn verify(&self, token: &Bound<'_, PyAny>, now: Option<&Bound<'_, PyAny>>) -> PyResult<Grants> {
         let now = now_or_clock(now)?;
         let bytes = if let Ok(s) = token.cast::<PyString>() {
+            let max = self.inner.policy().max_token_bytes;
+            // A character is at least one byte: refuse an oversized str before encoding it.
+            if s.len()? > max {
+                return Err(TokenError::malformed(format!("token is over the {max}-byte limit")).into());
+            }
             s.to_str()
                 .map_err(|_| TokenError::malformed("token is not valid Unicode text"))?
                 .as_bytes()
@@ -235,7 +243,14 @@ impl Verifier {
         } else {
             return Err(type_error("token", "str or bytes", token));
         };
-        let inner = self.inner.verify(bytes, now)?;
+        // Large tokens (hundreds of channels, tens of µs and up) are verified without the GIL,
+        // so other threads run meanwhile; for small ones, releasing it would cost more than the
+        // verify. `bytes` stays valid: `token` is immutable and held for the whole call.
+        let inner = if bytes.len() >= DETACH_TOKEN_BYTES {
+            token.py().detach(|| self.inner.verify(bytes, now))?
+        } else {
+            self.inner.verify(bytes, now)?
+        };
         Ok(Grants {
             inner,
             channels: OnceLock::new(),
@@ -263,6 +278,13 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// Whether the str `s` is granted. A str of more characters than a wire id has bytes is
+    /// refused before it is encoded, and one that is not valid Unicode (a lone surrogate) can
+    /// never have been granted.
+    fn holds(&self, s: &Bound<'_, PyString>) -> bool {
+        s.len().is_ok_and(|n| n <= MAX_WIRE_ID_BYTES) && s.to_str().is_ok_and(|id| self.inner.allows(id.as_bytes()))
+    }
+
     fn channel_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         if let Some(t) = self.channels.get() {
             return Ok(t.bind(py).clone());
@@ -301,7 +323,7 @@ impl Grants {
     /// The token id, if any.
     #[getter]
     fn jti(&self) -> Option<&str> {
-        self.inner.jti.as_deref()
+        self.inner.jti()
     }
 
     /// Whether `channel` is exactly one of the granted ids.
@@ -309,14 +331,11 @@ impl Grants {
         let s = channel
             .cast::<PyString>()
             .map_err(|_| PyTypeError::new_err("channel must be a str"))?;
-        // A str that is not valid Unicode (a lone surrogate) can never have been granted.
-        Ok(s.to_str().is_ok_and(|id| self.inner.allows(id.as_bytes())))
+        Ok(self.holds(s))
     }
 
     fn __contains__(&self, channel: &Bound<'_, PyAny>) -> bool {
-        channel
-            .cast::<PyString>()
-            .is_ok_and(|s| s.to_str().is_ok_and(|id| self.inner.allows(id.as_bytes())))
+        channel.cast::<PyString>().is_ok_and(|s| self.holds(s))
     }
 
     fn __len__(&self) -> usize {
