@@ -11,7 +11,7 @@ export PYO3_PYTHON := $(abspath $(BIN)/python)
 RUST_SRC := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock
 PY_DIRS := python tests benches
 
-.PHONY: help install build lint fmt test test-rust test-python bench clean
+.PHONY: help install build lint fmt test test-rust test-python bench bench-deps demo serve fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,8 +55,68 @@ test-python: install ## pytest (benchmarks run once, untimed)
 
 test: lint test-rust test-python ## Everything CI runs
 
-bench: install ## Benchmarks, timed, with a comparison table
-	$(BIN)/pytest benches -q --benchmark-enable --benchmark-columns=median,iqr,ops
+demo: install ## The demo: app + gateway in one process, scripted clients, a checked transcript
+	$(BIN)/python -m sock8.demo
+
+serve: install ## Serve the demo app at http://127.0.0.1:8000 for manual use (Ctrl-C stops)
+	$(BIN)/python -m sock8.demo serve
+
+# `make bench` installs what it compares with on demand: the `bench` dependency group, then two
+# peers that each get their own directory (.venv/peers/<name>): jwt (GehirnInc) shares the import
+# name `jwt` with PyJWT, and pyjwt-rs has no CPython 3.11 wheel, so pip builds it from source
+# (crates.io, a few minutes, once; pip caches the wheel). A peer that fails to install leaves the
+# reason in .venv/peers/<name>.failed, the table says so, and the rest still runs. To retry:
+# rm -rf .venv/peers. BENCH_ARGS go to benches/compare.py (e.g. BENCH_ARGS=--quick).
+PEERS := $(VENV)/peers
+BENCH_ARGS ?=
+GEHIRN_JWT := jwt==1.4.0
+PYJWT_RS := pyjwt-rs==1.2.2
+
+$(VENV)/.bench-deps: pyproject.toml $(VENV)/.deps
+	$(BIN)/python -m pip install --quiet --group bench
+	@touch $@
+
+# $(call peer,name,requirement): pip install --target, recording why when it fails.
+define peer
+	@mkdir -p $(PEERS)
+	@rm -rf $(PEERS)/$(1) $(PEERS)/$(1).failed
+	@echo "installing $(2) into $(PEERS)/$(1)"
+	@$(BIN)/python -m pip install --quiet --no-deps --target $(PEERS)/$(1) '$(2)' > $(PEERS)/$(1).log 2>&1 \
+		|| { rm -rf $(PEERS)/$(1); \
+		     { echo "$(2) could not be installed (pip: $$(grep -m1 -iE 'error' $(PEERS)/$(1).log | cut -c1-160))"; \
+		       cat $(PEERS)/$(1).log; } > $(PEERS)/$(1).failed; \
+		     echo "$(2) could not be installed: see $(PEERS)/$(1).failed"; }
+	@touch $@
+endef
+
+$(PEERS)/.gehirn: | $(VENV)/.bench-deps
+	$(call peer,gehirn,$(GEHIRN_JWT))
+
+$(PEERS)/.pyjwt-rs: | $(VENV)/.bench-deps
+	$(call peer,pyjwt-rs,$(PYJWT_RS))
+
+bench-deps: $(VENV)/.bench-deps $(PEERS)/.gehirn $(PEERS)/.pyjwt-rs
+
+bench: install bench-deps ## Benchmarks, timed: token/grant table with ratios, the Rust core, gateway load
+	$(BIN)/python benches/compare.py $(BENCH_ARGS)
+	cargo bench --quiet --bench core
+	$(BIN)/python benches/gateway_load.py
+
+# Fuzzing is bounded by time, not part of `make test`: FUZZ_SECONDS per target (make fuzz
+# FUZZ_SECONDS=600). cargo-fuzz passes nightly-only flags (-Zsanitizer=address); RUSTC_BOOTSTRAP=1
+# lets the stable toolchain accept them. A crash leaves its input in fuzz/artifacts/<target>/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := verify_token parse_channel template_render secret_check
+
+fuzz: ## cargo fuzz every target for FUZZ_SECONDS (60) each, seeded from tests/vectors
+	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+	$(PYTHON) fuzz/seed.py
+	@for target in $(FUZZ_TARGETS); do \
+		echo "== $$target: $(FUZZ_SECONDS)s"; \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz $$target -- \
+			-max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=5 -print_final_stats=1 \
+			|| exit 1; \
+	done
 
 clean: ## Remove build products and the virtualenv
 	rm -rf $(VENV) target .hypothesis .mypy_cache .ruff_cache

@@ -1,0 +1,21 @@
+"""The gateway's default settings, in one place that imports nothing heavy: `sock8.gateway`
+uses them, and so does the CLI's `--help`, which must work without the gateway's dependencies."""
+
+from __future__ import annotations
+
+from sock8._core import MAX_TOKEN_BYTES
+
+AUTH_TIMEOUT = 10.0
+"""Seconds a connection has to send its `auth` frame."""
+MAX_FRAME_BYTES = MAX_TOKEN_BYTES + 64 * 1024
+"""Large enough for an `auth` frame with the largest token the verifier accepts."""
+MAX_PUBLISH_BYTES = 1024 * 1024
+"""Largest `POST /publish` body."""
+MAX_PRESENCE_BYTES = 16 * 1024
+"""Largest presence data of one identity on one channel, as JSON."""
+SEND_QUEUE_SIZE = 256
+"""Frames queued per connection before it is closed as a slow consumer."""
+HISTORY_SIZE = 100
+"""Messages kept per channel by the default broker."""
+CLOSE_TIMEOUT = 5.0
+"""Seconds spent sending the final error frame and close."""

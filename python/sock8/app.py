@@ -1,0 +1,185 @@
+"""`Sock8`: the app's handle on sock8 — secret, gateway address, publisher, channel trees."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sock8._core import Signer, Verifier
+from sock8.errors import ConfigError
+from sock8.http_publisher import HttpPublisher, publish_audience
+from sock8.publisher import Publisher
+from sock8.tree import ChannelTree, build_tree
+
+__all__ = ["DEFAULT_GATEWAY_URL", "IssuedToken", "Sock8"]
+
+DEFAULT_GATEWAY_URL = "ws://127.0.0.1:8787/connect"
+"""Where `sock8 gateway` listens by default."""
+
+SECRET_ENV = "SOCK8_SECRET"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A signed token and what it grants: the body of `POST {base}/authenticate`.
+
+    Attributes:
+        token: the JWS, for the client's first WebSocket frame.
+        endpoint: the gateway's WebSocket URL.
+        identity: the token's `sub`.
+        channels: the granted wire ids, sorted.
+        expires_at: the token's `exp`, epoch seconds.
+    """
+
+    token: str
+    endpoint: str
+    identity: str
+    channels: tuple[str, ...]
+    expires_at: int
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON body sent to the client (DESIGN §6 names)."""
+        return {
+            "token": self.token,
+            "endpoint": self.endpoint,
+            "identity": self.identity,
+            "channels": list(self.channels),
+            "expiresAt": self.expires_at,
+        }
+
+
+class Sock8:
+    """The app's sock8 configuration: signs tokens, builds channel trees, publishes.
+
+    Arguments:
+        secret: the HS256 secret shared with the gateway (32+ bytes); defaults to the
+            `SOCK8_SECRET` environment variable.
+        gateway_url: the gateway's WebSocket URL (`ws://` or `wss://`), sent to clients.
+        token_ttl: token lifetime in seconds.
+        audience: the `aud` claim of client tokens.
+        issuer: the `iss` claim, if any.
+        kid: the key name written into token headers, for key rotation.
+        publisher: where `emit` sends messages. Defaults to an `HttpPublisher` that posts to
+            the gateway at `gateway_url` (its `/publish`, authenticated by a publish token
+            signed with `secret`). `sock8.gateway.create_app(s8)` replaces that default with
+            its in-process broker, so that a gateway mounted in this process gets emits
+            without HTTP. Pass a `MemoryBroker` to keep messages in this process.
+
+    Raises:
+        ConfigError: no secret, a weak secret, a bad TTL, audience, issuer or gateway URL. All
+            are checked here, not at first use.
+    """
+
+    def __init__(
+        self,
+        secret: str | bytes | None = None,
+        *,
+        gateway_url: str = DEFAULT_GATEWAY_URL,
+        token_ttl: int = 3600,
+        audience: str | None = "sock8",
+        issuer: str | None = None,
+        kid: str | None = None,
+        publisher: Publisher | None = None,
+    ) -> None:
+        if secret is None:
+            secret = os.environ.get(SECRET_ENV)
+            if secret is None:
+                raise ConfigError(f"no secret: pass Sock8(secret=...) or set {SECRET_ENV}")
+        # The Rust signer owns every rule about secrets and TTLs.
+        self._signer = Signer(secret, kid=kid, audience=audience, issuer=issuer, ttl=token_ttl)
+        self._secret = secret
+        self.gateway_url = _check_gateway_url(gateway_url)
+        if publisher is not None and not isinstance(publisher, Publisher):
+            raise TypeError(f"publisher must implement sock8.Publisher, not {publisher!r}")
+        if publisher is None:
+            publisher = HttpPublisher(
+                self.gateway_url, secret, audience=audience, issuer=issuer, kid=kid
+            )
+        self.publisher: Publisher = publisher
+        """Where `emit` publishes. A gateway mounted in this process may replace it."""
+
+    @property
+    def signer(self) -> Signer:
+        """The Rust signer of client tokens."""
+        return self._signer
+
+    @property
+    def token_ttl(self) -> int:
+        """Lifetime of client tokens, in seconds."""
+        return self._signer.ttl
+
+    def verifier(self, *, leeway: float = 0) -> Verifier:
+        """A verifier that accepts exactly the tokens this app signs (what the gateway uses)."""
+        key: str | bytes | dict[str | None, str | bytes] = self._secret
+        if self._signer.kid is not None:
+            key = {self._signer.kid: self._secret}
+        return Verifier(
+            key, audience=self._signer.audience, issuer=self._signer.issuer, leeway=leeway
+        )
+
+    def publish_verifier(self, *, leeway: float = 0) -> Verifier:
+        """A verifier of this app's publish tokens (audience `<audience>:publish`): what the
+        gateway's `POST /publish` uses."""
+        key: str | bytes | dict[str | None, str | bytes] = self._secret
+        if self._signer.kid is not None:
+            key = {self._signer.kid: self._secret}
+        return Verifier(
+            key,
+            audience=publish_audience(self._signer.audience),
+            issuer=self._signer.issuer,
+            leeway=leeway,
+        )
+
+    def channels(self, definitions: Mapping[str, object]) -> ChannelTree:
+        """Build a channel tree bound to this app.
+
+        `definitions` maps templates (`"chat.{roomId}.messages"`) to a schema, a
+        `sock8.channel(...)`, a `(schema, config)` tuple, or another tree to mount under the key
+        (its ids are prefixed with the key).
+
+        Raises:
+            ChannelError: any definition error, at definition time, naming the key.
+        """
+        return build_tree(self, definitions)
+
+    def issue_token(
+        self, identity: str, channels: Iterable[str], *, now: float | None = None
+    ) -> IssuedToken:
+        """Sign a client token granting exactly `channels` to `identity`.
+
+        Arguments:
+            now: epoch seconds; defaults to the system clock.
+
+        Raises:
+            ChannelError: a channel is not a wire id.
+            InvalidClaims: an empty identity or too many channels.
+            TypeError: `channels` is a single `str`.
+        """
+        if isinstance(channels, str):
+            raise TypeError("channels must be an iterable of wire ids, not one str")
+        granted = tuple(sorted(set(channels)))
+        now = time.time() if now is None else now
+        token = self._signer.sign(identity, granted, now=now)
+        # The signer's iat is floor(now), and exp = iat + ttl.
+        expires_at = math.floor(now) + self._signer.ttl
+        return IssuedToken(token, self.gateway_url, identity, granted, expires_at)
+
+    def __repr__(self) -> str:
+        return f"Sock8(gateway_url={self.gateway_url!r}, token_ttl={self.token_ttl})"
+
+
+def _check_gateway_url(url: str) -> str:
+    if not isinstance(url, str):
+        raise ConfigError(f"gateway_url must be a str, not {type(url).__name__}")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigError(f"gateway_url {url!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ConfigError(f"gateway_url must be a ws:// or wss:// URL, not {url!r}")
+    return url

@@ -1,0 +1,222 @@
+"""`MemoryBroker`: the embedded broker — in-process fan-out and bounded per-channel history.
+
+It is the default publisher of `Sock8`, and what a gateway running in the same process
+subscribes to. It implements `sock8.publisher.Broker`; delivery is at-most-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from threading import Lock
+
+from sock8.publisher import Deliver, HistoryPage, Message
+
+__all__ = ["MemoryBroker", "MemorySubscription"]
+
+logger = logging.getLogger("sock8")
+
+
+class MemorySubscription:
+    """A `Subscription` of `MemoryBroker`."""
+
+    __slots__ = ("_broker", "_loop", "active", "channel", "deliver")
+
+    def __init__(
+        self,
+        broker: MemoryBroker,
+        channel: str,
+        deliver: Deliver,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self._broker = broker
+        self._loop = loop
+        self.channel = channel
+        self.deliver = deliver
+        self.active = True
+
+    def close(self) -> None:
+        """Stop deliveries; idempotent."""
+        if self.active:
+            self.active = False
+            self._broker._unsubscribe(self, self._loop)
+
+    def __enter__(self) -> MemorySubscription:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "active" if self.active else "closed"
+        return f"<Subscription {self.channel!r} {state}>"
+
+
+def _fan_out(batch: tuple[MemorySubscription, ...], message: Message) -> None:
+    for subscription in batch:
+        # Checked here, not when scheduling: the subscriber may have left while the message
+        # waited for its loop.
+        if not subscription.active:
+            continue
+        try:
+            subscription.deliver(message)
+        except Exception:
+            # One failing subscriber must not cost the others their message.
+            logger.exception("a subscriber of %s raised", message.channel)
+
+
+class MemoryBroker:
+    """The embedded broker: in-process fan-out plus bounded per-channel history.
+
+    Thread-safe: `publish` may be called from any thread (a sync web view, a worker) while
+    subscribers consume on their event loops; each loop gets one hand-off per message, whatever
+    the number of its subscribers. Fan-out work is proportional to the channel's subscribers.
+
+    Arguments:
+        history_size: messages kept per channel (the oldest are dropped first).
+        max_history_channels: channels with history kept at once; the least recently published
+            one is forgotten first, so that per-user or per-room channels cannot grow memory
+            without bound.
+        clock: epoch seconds, for message timestamps (tests pass a fixed clock).
+    """
+
+    def __init__(
+        self,
+        *,
+        history_size: int = 100,
+        max_history_channels: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if history_size < 1 or max_history_channels < 1:
+            raise ValueError("history_size and max_history_channels must be at least 1")
+        self._history_size = history_size
+        self._max_history_channels = max_history_channels
+        self._clock = clock
+        self._lock = Lock()
+        # A global sequence, so that a cursor is never reused even after a channel's history
+        # was forgotten and started again.
+        self._seq = 0
+        self._history: OrderedDict[str, deque[tuple[int, Message]]] = OrderedDict()
+        self._subscribers: dict[
+            str, dict[asyncio.AbstractEventLoop | None, dict[MemorySubscription, None]]
+        ] = {}
+
+    def publish(self, channel: str, payload: str, *, persist: bool = False) -> None:
+        """Store (when `persist`) and deliver `payload` to the current subscribers of `channel`."""
+        message = Message(channel, payload, int(self._clock() * 1000))
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        local: tuple[MemorySubscription, ...] = ()
+        with self._lock:
+            if persist:
+                self._store(message)
+            # Scheduled under the lock so that every loop sees the channel's messages in the
+            # order the history holds them.
+            for loop, group in self._subscribers.get(channel, {}).items():
+                batch = tuple(group)
+                if loop is None:
+                    local = batch
+                    continue
+                try:
+                    if loop is running:
+                        loop.call_soon(_fan_out, batch, message)
+                    else:
+                        loop.call_soon_threadsafe(_fan_out, batch, message)
+                except RuntimeError:
+                    # The loop has closed: at-most-once delivery drops the message for it.
+                    logger.debug("dropped a message for %s: its event loop is closed", channel)
+        if local:
+            # Outside the lock: a callback that publishes again must not deadlock.
+            _fan_out(local, message)
+
+    async def apublish(self, channel: str, payload: str, *, persist: bool = False) -> None:
+        """`publish`; it never blocks, so the twin just calls it."""
+        self.publish(channel, payload, persist=persist)
+
+    def history(self, channel: str, *, limit: int = 50, cursor: str | None = None) -> HistoryPage:
+        """Up to `limit` stored messages of `channel`, newest first, at or before `cursor`.
+
+        Raises:
+            ValueError: `limit` below 1, or a malformed `cursor`.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        upto = _parse_cursor(cursor)
+        with self._lock:
+            stored = tuple(self._history.get(channel, ()))
+        page: list[Message] = []
+        for seq, message in reversed(stored):
+            if upto is not None and seq > upto:
+                continue
+            if len(page) == limit:
+                return HistoryPage(tuple(page), str(seq))
+            page.append(message)
+        return HistoryPage(tuple(page), None)
+
+    async def ahistory(
+        self, channel: str, *, limit: int = 50, cursor: str | None = None
+    ) -> HistoryPage:
+        """`history`; it never blocks, so the twin just calls it."""
+        return self.history(channel, limit=limit, cursor=cursor)
+
+    def subscribe(
+        self, channel: str, deliver: Deliver, *, loop: asyncio.AbstractEventLoop | None = None
+    ) -> MemorySubscription:
+        """Call `deliver(message)` for every message published to `channel` from now on.
+
+        With `loop`, `deliver` runs on that event loop whatever thread publishes; without, it
+        runs in the publishing thread. The subscription is also a context manager that closes it.
+        """
+        subscription = MemorySubscription(self, channel, deliver, loop)
+        with self._lock:
+            self._subscribers.setdefault(channel, {}).setdefault(loop, {})[subscription] = None
+        return subscription
+
+    def subscriber_count(self, channel: str) -> int:
+        """How many subscriptions `channel` has (for tests and metrics)."""
+        with self._lock:
+            return sum(len(group) for group in self._subscribers.get(channel, {}).values())
+
+    def _store(self, message: Message) -> None:
+        self._seq += 1
+        stored = self._history.get(message.channel)
+        if stored is None:
+            stored = self._history[message.channel] = deque(maxlen=self._history_size)
+            if len(self._history) > self._max_history_channels:
+                self._history.popitem(last=False)
+        else:
+            self._history.move_to_end(message.channel)
+        stored.append((self._seq, message))
+
+    def _unsubscribe(
+        self, subscription: MemorySubscription, loop: asyncio.AbstractEventLoop | None
+    ) -> None:
+        with self._lock:
+            groups = self._subscribers.get(subscription.channel)
+            if groups is None:
+                return
+            group = groups.get(loop)
+            if group is not None:
+                group.pop(subscription, None)
+                if not group:
+                    del groups[loop]
+            if not groups:
+                del self._subscribers[subscription.channel]
+
+    def __repr__(self) -> str:
+        return f"MemoryBroker(history_size={self._history_size})"
+
+
+def _parse_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    # Only the canonical decimal form this broker writes; int() alone would take " 7", "+7", "0_7".
+    canonical = cursor.isascii() and cursor.isdigit() and len(cursor) <= 20
+    if not canonical or cursor != str(int(cursor)):
+        raise ValueError("invalid history cursor")
+    return int(cursor)

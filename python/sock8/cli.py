@@ -1,0 +1,242 @@
+"""The `sock8` command: `sock8 gateway` serves the gateway with uvicorn.
+
+    SOCK8_SECRET=... sock8 gateway --host 0.0.0.0 --port 8787
+
+The secret is read from the environment only: a command-line argument would show in `ps` and in
+shell history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sock8 import _gateway_defaults as defaults
+from sock8._core import __version__
+from sock8.app import SECRET_ENV
+from sock8.errors import ConfigError
+
+__all__ = ["build_parser", "main"]
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `sock8` (exposed for the documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="sock8",
+        description="sock8: realtime channels with strict, signed, per-channel access control.",
+    )
+    parser.add_argument("--version", action="version", version=f"sock8 {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    gateway = commands.add_parser(
+        "gateway",
+        help="serve the WebSocket gateway",
+        description=(
+            "Serve the sock8 gateway (WebSocket /connect, POST /publish, GET /history/{id}, "
+            f"GET /health) with uvicorn. The secret is read from {SECRET_ENV}; it must be the "
+            "app's secret (32+ bytes). permessage-deflate is off: it costs ~50 KiB per "
+            "connection. Serve TLS (wss://) from a proxy in front."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    gateway.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    gateway.add_argument(
+        "--port", type=_port, default=8787, help="port to listen on (0: any free port)"
+    )
+    gateway.add_argument(
+        "--audience",
+        default="sock8",
+        help="audience of client tokens; publish tokens use <audience>:publish",
+    )
+    gateway.add_argument(
+        "--issuer", default=None, help="issuer (iss) tokens must carry; None: not checked"
+    )
+    gateway.add_argument(
+        "--leeway", type=float, default=0.0, help="seconds of clock skew tolerated on tokens"
+    )
+    gateway.add_argument(
+        "--allowed-origin",
+        dest="allowed_origins",
+        action="append",
+        metavar="ORIGIN",
+        help="allow browser WebSocket upgrades only from this origin, e.g. "
+        "https://app.example.com (repeatable; None: any origin)",
+    )
+    gateway.add_argument(
+        "--auth-timeout",
+        type=_positive_float,
+        default=defaults.AUTH_TIMEOUT,
+        help="seconds a connection has to send its auth frame",
+    )
+    gateway.add_argument(
+        "--max-frame-size",
+        type=_positive_int,
+        default=defaults.MAX_FRAME_BYTES,
+        metavar="BYTES",
+        help="largest client frame, in UTF-8 bytes (it must hold an auth frame with the "
+        "largest token)",
+    )
+    gateway.add_argument(
+        "--max-publish-size",
+        type=_positive_int,
+        default=defaults.MAX_PUBLISH_BYTES,
+        metavar="BYTES",
+        help="largest POST /publish body",
+    )
+    gateway.add_argument(
+        "--max-presence-size",
+        type=_positive_int,
+        default=defaults.MAX_PRESENCE_BYTES,
+        metavar="BYTES",
+        help="largest presence data of one identity on one channel, as JSON",
+    )
+    gateway.add_argument(
+        "--send-queue",
+        type=_positive_int,
+        default=defaults.SEND_QUEUE_SIZE,
+        metavar="FRAMES",
+        help="frames queued per connection before it is closed as a slow consumer (4008)",
+    )
+    gateway.add_argument(
+        "--history-size",
+        type=_positive_int,
+        default=defaults.HISTORY_SIZE,
+        metavar="MESSAGES",
+        help="messages kept per channel for GET /history",
+    )
+    gateway.add_argument(
+        "--ping-interval",
+        type=_positive_float,
+        default=20.0,
+        metavar="SECONDS",
+        help="WebSocket keepalive ping interval",
+    )
+    gateway.add_argument(
+        "--ping-timeout",
+        type=_positive_float,
+        default=20.0,
+        metavar="SECONDS",
+        help="close a connection whose pong is this late",
+    )
+    gateway.add_argument(
+        "--root-path", default="", help="path prefix when served behind a proxy under a path"
+    )
+    gateway.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="trust X-Forwarded-For/-Proto from --forwarded-allow-ips",
+    )
+    gateway.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        metavar="IPS",
+        help="comma-separated proxy addresses trusted with --proxy-headers",
+    )
+    gateway.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="info", help="logging level of sock8 and uvicorn"
+    )
+    return parser
+
+
+def _gateway_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "audience": args.audience,
+        "issuer": args.issuer,
+        "leeway": args.leeway,
+        "allowed_origins": args.allowed_origins,
+        "auth_timeout": args.auth_timeout,
+        "max_publish_bytes": args.max_publish_size,
+        "max_presence_bytes": args.max_presence_size,
+        "send_queue_size": args.send_queue,
+        "history_size": args.history_size,
+        "max_frame_bytes": args.max_frame_size,
+    }
+    return options
+
+
+def _serve_gateway(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from sock8.gateway import Gateway
+    except ImportError as exc:
+        print(f"sock8 gateway: {exc}; pip install 'sock8[gateway]'", file=sys.stderr)
+        return 1
+    secret = os.environ.get(SECRET_ENV)
+    if not secret:
+        print(f"sock8 gateway: set {SECRET_ENV} to the app's secret (32+ bytes)", file=sys.stderr)
+        return 2
+    level = getattr(logging, args.log_level.upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        gateway = Gateway(secret=secret, **_gateway_options(args))
+    except ConfigError as exc:
+        print(f"sock8 gateway: {exc}", file=sys.stderr)
+        return 2
+    # uvicorn's own limit, above the gateway's: a frame over the gateway's limit gets the
+    # protocol's bad_frame/4400; only absurd ones are cut at the protocol level (1009).
+    ws_max_size = max(2 * gateway.max_frame_bytes, gateway.max_frame_bytes + 64 * 1024)
+    uvicorn.run(
+        gateway.app,
+        host=args.host,
+        port=args.port,
+        ws_per_message_deflate=False,
+        ws_max_size=ws_max_size,
+        ws_ping_interval=args.ping_interval,
+        ws_ping_timeout=args.ping_timeout,
+        root_path=args.root_path,
+        proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        log_level=args.log_level,
+        log_config=None,
+        lifespan="on",
+        server_header=False,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `sock8` command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.command == "gateway":
+        return _serve_gateway(args)
+    raise AssertionError(args.command)  # argparse refuses unknown commands
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

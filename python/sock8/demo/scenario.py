@@ -1,0 +1,366 @@
+"""The scripted demo: the example app and its gateway on a free port, and `sock8.Client`s that
+walk through what sock8 promises, asserting each step as they print it.
+
+`run()` returns `True` when every expectation held; `python -m sock8.demo` exits 0 then, 1
+otherwise. Nothing here sleeps to wait for something: every wait is on a message, a reply or a
+state, with a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import uvicorn
+
+import sock8
+from sock8.client import ClientMessage, Forbidden, PresenceUpdate, Unauthorized
+from sock8.demo.app import AUTH_PATH, GATEWAY_PATH, SESSION_COOKIE, DemoApp
+
+__all__ = ["Scenario", "ScenarioFailed", "run", "serve_forever"]
+
+WAIT = 5.0
+"""Seconds any single expectation may take before the step fails."""
+
+Out = Callable[[str], object]
+
+
+class ScenarioFailed(AssertionError):
+    """An expectation of the scenario did not hold."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn on the caller's event loop, reporting when it listens."""
+
+    def __init__(self, config: uvicorn.Config, *, signals: bool) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+        self._signals = signals
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start listening, then report it."""
+        await super().startup(sockets)
+        self.ready.set()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's Ctrl-C handling for `serve`; none for the scenario, which is a script
+        (and runs inside test processes)."""
+        if self._signals:
+            with super().capture_signals():
+                yield
+        else:
+            yield
+
+
+def _config(app: DemoApp) -> uvicorn.Config:
+    return uvicorn.Config(
+        app.asgi,
+        log_config=None,
+        access_log=False,
+        # What `sock8 gateway` does too: deflate costs memory per connection for small frames.
+        ws_per_message_deflate=False,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+    )
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    # Bound before the app is built, so that the gateway URL it hands out has the real port.
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
+    # and without it every keep-alive HTTP answer waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _show(payload: Any) -> str:
+    return json.dumps(payload, ensure_ascii=False, separators=(", ", ": "))
+
+
+class Scenario:
+    """The script, against a running `DemoApp` at `base_url`.
+
+    Arguments:
+        app: the app (the scenario calls its Python API for the server side: emit, users).
+        base_url: `http://host:port` where the app is served.
+        out: where transcript lines go (`print`).
+    """
+
+    def __init__(self, app: DemoApp, base_url: str, out: Out) -> None:
+        self.app = app
+        self.base_url = base_url
+        self.auth_url = base_url + AUTH_PATH
+        self.out = out
+        self.steps = 0
+        self.checks = 0
+        self.sessions: dict[str, dict[str, str]] = {}
+        """The session cookie of each signed-in user."""
+        self._clients: list[sock8.Client] = []
+
+    # Transcript
+
+    def step(self, title: str) -> None:
+        """Start a numbered step."""
+        self.steps += 1
+        self.out("")
+        self.out(f"{self.steps}. {title}")
+
+    def say(self, who: str, text: str) -> None:
+        """A line of the transcript: who did or saw what."""
+        self.out(f"   {who:<6} {text}")
+
+    def check(self, condition: bool, what: str) -> None:
+        """Assert `what`; print it as passed, or stop the scenario."""
+        if not condition:
+            raise ScenarioFailed(what)
+        self.checks += 1
+        self.out(f"   {'ok':<6} {what}")
+
+    # Helpers
+
+    async def login(self, user: str) -> dict[str, str]:
+        """Sign `user` in through the app's login route; return the session cookie."""
+        async with httpx.AsyncClient(base_url=self.base_url) as http:
+            response = await http.post("/login", json={"user": user})
+        session = response.cookies.get(SESSION_COOKIE)
+        if response.status_code != 200 or session is None:
+            raise ScenarioFailed(f"{user} could not sign in: HTTP {response.status_code}")
+        self.say(user, f"POST /login -> {SESSION_COOKIE} cookie")
+        self.sessions[user] = {SESSION_COOKIE: session}
+        return self.sessions[user]
+
+    async def connect(self, user: str, **options: Any) -> sock8.Client:
+        """Sign `user` in and connect a `sock8.Client` with the session cookie."""
+        cookies = await self.login(user)
+        client = sock8.Client(self.auth_url, cookies=cookies, **options)
+        self._clients.append(client)
+        await client.connect(timeout=WAIT)
+        self.say(user, f"connected as {client.identity!r}, granted {', '.join(client.channels)}")
+        return client
+
+    async def receive(self, who: str, client: sock8.Client) -> ClientMessage:
+        """The next message `client` receives; print it."""
+        try:
+            message = await asyncio.wait_for(anext(client), WAIT)
+        except TimeoutError:
+            raise ScenarioFailed(f"{who} received nothing within {WAIT:g} s") from None
+        except StopAsyncIteration:
+            raise ScenarioFailed(f"{who}'s client stopped: {client.error}") from None
+        self.say(who, f"<- {message.channel}  {_show(message.payload)}")
+        return message
+
+    async def presence_seen(
+        self, who: str, updates: asyncio.Queue[PresenceUpdate], identity: str, typing: bool
+    ) -> None:
+        """Wait until `who` sees `identity`'s typing flag become `typing`."""
+
+        async def seen() -> None:
+            while True:
+                update = await updates.get()
+                entry = update.updates.get(identity)
+                if entry is not None and entry.data.get("typing") is typing:
+                    return
+
+        try:
+            await asyncio.wait_for(seen(), WAIT)
+        except TimeoutError:
+            raise ScenarioFailed(f"{who} never saw {identity} typing={typing}") from None
+        self.say(who, f"<- presenceUpdate: {identity} typing={str(typing).lower()}")
+
+    async def close(self) -> None:
+        """Close every client the scenario opened."""
+        for client in self._clients:
+            await client.close()
+
+    # The script
+
+    async def run(self) -> None:
+        """Run every step.
+
+        Raises:
+            ScenarioFailed: an expectation did not hold.
+        """
+        app = self.app
+        lobby = app.room("lobby").id
+        alice_inbox = app.notification("alice").id
+        bob_inbox = app.notification("bob").id
+
+        self.step("alice and bob sign in to the app; their clients fetch tokens and connect")
+        alice = await self.connect("alice")
+        bob_presence: asyncio.Queue[PresenceUpdate] = asyncio.Queue()
+        bob = await self.connect("bob", on_presence=bob_presence.put_nowait)
+        self.check(
+            set(alice.channels) == {alice_inbox, lobby, app.room("design").id},
+            "alice holds her notifications and her two rooms",
+        )
+        self.check(
+            set(bob.channels) == {bob_inbox, lobby}, "bob holds his notifications and the lobby"
+        )
+
+        self.step("a visitor without a session is refused, and the client stops for good")
+        visitor = sock8.Client(self.auth_url)
+        self._clients.append(visitor)
+        refused = False
+        try:
+            await visitor.connect(timeout=WAIT)
+        except Unauthorized as exc:
+            refused = True
+            self.say("guest", f"connect() raised Unauthorized: {exc}")
+        self.check(
+            refused and visitor.state == "closed", "the visitor's client is closed, not retrying"
+        )
+
+        self.step("each user receives only their own notifications")
+        await app.notify("alice", "Welcome back", "3 unread messages")
+        self.say("app", f"emit {alice_inbox}")
+        await app.notify("bob", "Your order shipped", "Arrives Tuesday")
+        self.say("app", f"emit {bob_inbox}")
+        # A message both receive after the notifications: had either client been sent the
+        # other's notification, it would arrive before this one.
+        await app.say("lobby", "app", "standup in 5 minutes")
+        self.say("app", f"emit {lobby}")
+        first, second = await self.receive("alice", alice), await self.receive("alice", alice)
+        self.check(
+            [first.channel, second.channel] == [alice_inbox, lobby],
+            "alice got her notification, then the lobby message; not bob's notification",
+        )
+        first, second = await self.receive("bob", bob), await self.receive("bob", bob)
+        self.check(
+            [first.channel, second.channel] == [bob_inbox, lobby],
+            "bob got his notification, then the lobby message; not alice's notification",
+        )
+
+        self.step("a shared room delivers to both")
+        async with httpx.AsyncClient(base_url=self.base_url, cookies=self.sessions["bob"]) as http:
+            response = await http.post("/rooms/lobby/messages", json={"text": "hi all"})
+        self.say(
+            "bob", f"POST /rooms/lobby/messages {{'text': 'hi all'}} -> {response.status_code}"
+        )
+        to_alice, to_bob = await self.receive("alice", alice), await self.receive("bob", bob)
+        self.check(
+            to_alice == to_bob
+            and to_alice.channel == lobby
+            and to_alice.payload == {"author": "bob", "text": "hi all"},
+            "both received bob's message in the lobby",
+        )
+
+        self.step("presence shows who is typing")
+        await alice.set_presence(lobby, {"typing": True})
+        self.say("alice", f"setPresence {lobby} {{'typing': true}}")
+        await self.presence_seen("bob", bob_presence, "alice", typing=True)
+        state = await bob.get_presence(lobby)
+        typing = sorted(who for who, entry in state.items() if entry.data.get("typing"))
+        self.say("bob", f"getPresence {lobby} -> typing: {', '.join(typing) or 'nobody'}")
+        self.check(typing == ["alice"], "bob sees that alice, and only alice, is typing")
+        await alice.set_presence(lobby, {"typing": False})
+        await self.presence_seen("bob", bob_presence, "alice", typing=False)
+
+        self.step("history of the room, through the app's route")
+        page = await bob.history(lobby, limit=2)
+        for item in page.messages:
+            self.say("bob", f"history  {_show(item.payload)}")
+        self.check(
+            [item.payload["text"] for item in page.messages] == ["hi all", "standup in 5 minutes"],
+            "the two latest lobby messages, newest first",
+        )
+
+        self.step("a subscribe outside the grants is refused; the connection stays open")
+        refused = False
+        try:
+            await alice.subscribe(bob_inbox)
+        except Forbidden as exc:
+            refused = True
+            self.say("alice", f"subscribe {bob_inbox} -> error {exc.code}")
+        self.check(refused, "alice may not subscribe to bob's notifications")
+        await app.notify("alice", "Still here?", "yes")
+        message = await self.receive("alice", alice)
+        self.check(
+            alice.state == "connected" and message.channel == alice_inbox,
+            "alice is still connected and receiving",
+        )
+
+        self.step("the app removes bob from the lobby; his refreshed token narrows the grants")
+        app.remove_member("lobby", "bob")
+        self.say("app", "users table: bob leaves the lobby")
+        await bob.refresh()
+        self.say("bob", f"refresh -> granted {', '.join(bob.channels)}")
+        self.check(bob.channels == (bob_inbox,), "bob's new token grants only his notifications")
+        await app.say("lobby", "alice", "bob left; planning his surprise party")
+        self.say("app", f"emit {lobby}")
+        await app.notify("bob", "Reminder", "dentist at 3")
+        self.say("app", f"emit {bob_inbox}")
+        message = await self.receive("alice", alice)
+        self.check(message.channel == lobby, "alice still receives the lobby")
+        message = await self.receive("bob", bob)
+        self.check(
+            message.channel == bob_inbox,
+            "bob's next message is his notification: lobby deliveries stopped at the refresh",
+        )
+        refused = False
+        try:
+            await bob.history(lobby)
+        except Forbidden:
+            refused = True
+            self.say("bob", f"history {lobby} -> 401")
+        self.check(refused, "the history route refuses bob too: it runs authorize again")
+
+
+async def run(out: Out = print, *, host: str = "127.0.0.1") -> bool:
+    """Serve the demo app on a free port of `host`, run the scenario against it, stop.
+
+    Returns:
+        whether every expectation held; the transcript went to `out`, a failure included.
+    """
+    sock = _listen(host, 0)
+    port = sock.getsockname()[1]
+    base_url = f"http://{host}:{port}"
+    app = DemoApp(f"ws://{host}:{port}{GATEWAY_PATH}/connect")
+    server = _Server(_config(app), signals=False)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    scenario = Scenario(app, base_url, out)
+    try:
+        ready = asyncio.create_task(server.ready.wait())
+        await asyncio.wait({ready, serving}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if not server.ready.is_set() or not server.started:
+            out("FAILED: the demo app did not start")
+            return False
+        out(f"sock8 demo: the app and its gateway in one process at {base_url}")
+        out(
+            f"   auth route {base_url}{AUTH_PATH}, gateway ws://{host}:{port}{GATEWAY_PATH}/connect"
+        )
+        await scenario.run()
+    except ScenarioFailed as exc:
+        out("")
+        out(f"FAILED at step {scenario.steps}: {exc}")
+        return False
+    finally:
+        await scenario.close()
+        server.should_exit = True
+        await asyncio.gather(serving, return_exceptions=True)
+        sock.close()
+    out("")
+    out(f"all {scenario.steps} steps passed ({scenario.checks} checks)")
+    return True
+
+
+async def serve_forever(host: str = "127.0.0.1", port: int = 8000, out: Out = print) -> None:
+    """Serve the demo app until interrupted, for manual use (a browser page at `/`)."""
+    sock = _listen(host, port)
+    port = sock.getsockname()[1]
+    app = DemoApp(f"ws://{host}:{port}{GATEWAY_PATH}/connect")
+    out(f"sock8 demo app at http://{host}:{port}/  (Ctrl-C to stop)")
+    out(f"   auth route  POST http://{host}:{port}{AUTH_PATH}/authenticate")
+    out(f"   gateway     ws://{host}:{port}{GATEWAY_PATH}/connect")
+    out(f"   users       {', '.join(app.users)}  (POST /login {{'user': 'alice'}})")
+    try:
+        await _Server(_config(app), signals=True).serve(sockets=[sock])
+    finally:
+        sock.close()

@@ -1,0 +1,372 @@
+"""`Gateway` and `create_app`: the sock8 gateway as an ASGI (Starlette) application."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import TypeAdapter
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from sock8 import _gateway_defaults as defaults
+from sock8._core import Verifier, parse_channel
+from sock8.app import SECRET_ENV, Sock8
+from sock8.broker import MemoryBroker
+from sock8.errors import ChannelError, ConfigError
+from sock8.gateway.clock import Clock, SystemClock
+from sock8.gateway.frames import CLOSE_FORBIDDEN, dumps
+from sock8.gateway.http import routes as http_routes
+from sock8.gateway.hub import Hub
+from sock8.gateway.presence import MemoryPresence, PresenceStore, Validate
+from sock8.gateway.session import Session
+from sock8.http_publisher import HttpPublisher, publish_audience
+from sock8.keys import KeyRing
+from sock8.publisher import Broker, HistoryPage
+from sock8.tree import ChannelTree
+
+
+@runtime_checkable
+class HistoryStore(Protocol):
+    """Where `GET /history` reads. A `Broker` is one: it stores what is published with
+    `persist=True`; a separate store (Redis streams) implements just this."""
+
+    async def ahistory(
+        self, channel: str, *, limit: int = 50, cursor: str | None = None
+    ) -> HistoryPage:
+        """Up to `limit` stored messages of `channel`, newest first, older than `cursor`.
+
+        Raises:
+            ValueError: a `cursor` this store did not issue.
+        """
+
+
+__all__ = ["ChannelRules", "Gateway", "GatewayStats", "HistoryStore", "create_app"]
+
+logger = logging.getLogger("sock8.gateway")
+
+
+@dataclass(slots=True)
+class GatewayStats:
+    """Counters of one gateway, for `/health` and metrics.
+
+    Attributes:
+        connections: open WebSocket connections (authenticated or not).
+        slow_consumers: connections closed with 4008 since start.
+        published: messages accepted by `POST /publish` since start.
+    """
+
+    connections: int = 0
+    slow_consumers: int = 0
+    published: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    presence: TypeAdapter[Any] | None
+    history: bool
+
+
+class ChannelRules:
+    """What the gateway knows about channels from the app's channel trees (if it was given any).
+
+    With no tree, every granted channel may have presence (data unchecked but for its size), and
+    `persist` in a publish body decides history.
+    """
+
+    def __init__(self, trees: Iterable[ChannelTree], max_presence_bytes: int) -> None:
+        self._rules: dict[str, _Rule] = {}
+        for tree in trees:
+            for template, spec in tree.definitions.items():
+                adapter = None if spec.presence is None else TypeAdapter(spec.presence)
+                self._rules[template] = _Rule(adapter, spec.history)
+        self._max_presence_bytes = max_presence_bytes
+
+    @property
+    def known(self) -> bool:
+        """Whether any tree was given."""
+        return bool(self._rules)
+
+    def _rule(self, channel: str) -> _Rule | None:
+        if not self._rules:
+            return None
+        try:
+            template, _ = parse_channel(channel)
+        except ChannelError:
+            return None
+        return self._rules.get(template)
+
+    def presence_allowed(self, channel: str) -> bool:
+        """False only for a channel the trees define without presence, or do not define."""
+        if not self._rules:
+            return True
+        rule = self._rule(channel)
+        return rule is not None and rule.presence is not None
+
+    def history(self, channel: str) -> bool | None:
+        """Whether the trees say `channel` keeps history; `None` when they do not know it."""
+        rule = self._rule(channel)
+        return None if rule is None else rule.history
+
+    def presence_validator(self, channel: str) -> Validate:
+        """Checks merged presence data: the schema when known, the size always."""
+        rule = self._rule(channel)
+        adapter = None if rule is None else rule.presence
+        limit = self._max_presence_bytes
+
+        def validate(data: dict[str, Any]) -> dict[str, Any]:
+            if adapter is not None:
+                dumped = adapter.dump_python(adapter.validate_python(data), mode="json")
+                if not isinstance(dumped, dict):
+                    raise ValueError("the presence schema must describe an object")
+                data = dumped
+            if len(dumps(data)) > limit:
+                raise ValueError(f"presence data over {limit} bytes")
+            return data
+
+        return validate
+
+
+class Gateway:
+    """The sock8 gateway: verified WebSocket delivery, presence, history and publishing.
+
+    `gateway.app` is the ASGI application (Starlette): `WebSocket /connect`, `POST /publish`,
+    `GET /history/{id}`, `GET /health` (docs/protocol.md). `create_app(...)` is
+    `Gateway(...).app`; the gateway is also at `app.state.gateway`.
+
+    Arguments:
+        s8: the app's `Sock8`. The gateway then verifies with `s8.verifier()`, and `ref.emit()`
+            of that app goes to this gateway in-process: if `s8.publisher` is the default
+            `HttpPublisher`, it is replaced by the gateway's broker; if it is a `Broker`, the
+            gateway uses it.
+        secret: without `s8`: the shared secret, or a `KeyRing` for rotation; defaults to the
+            `SOCK8_SECRET` environment variable.
+        audience: without `s8`: the audience of client tokens (publish tokens use
+            `<audience>:publish`).
+        issuer: without `s8`: the issuer tokens must carry, if any.
+        leeway: seconds of clock skew tolerated when verifying, and after `exp`.
+        channels: the app's channel tree(s), to validate presence data against each channel's
+            presence schema, refuse presence on channels without one, and decide history from
+            the tree instead of the publish body's `persist`.
+        broker: where messages come from; defaults to `s8.publisher` when it is a `Broker`,
+            else a new `MemoryBroker`.
+        presence: the presence store; defaults to a `MemoryPresence`.
+        history: where `GET /history` reads; defaults to the broker (which stores messages
+            published with `persist`).
+        allowed_origins: when given, a WebSocket upgrade whose `Origin` header is not one of
+            these (`https://app.example.com`) is refused with HTTP 403. Requests without an
+            `Origin` (not from a browser) are not affected.
+        auth_timeout: seconds a new connection has to send its `auth` frame.
+        max_frame_bytes: largest client frame, in UTF-8 bytes; it must hold an `auth` frame.
+        max_publish_bytes: largest `POST /publish` body.
+        max_presence_bytes: largest presence data of one identity on one channel, as JSON.
+        send_queue_size: frames queued per connection before it is closed as a slow consumer.
+        history_size: messages kept per channel by the default `MemoryBroker`.
+        close_timeout: seconds to spend sending the final error frame and close.
+        clock: time for token checks, expiry, deadlines and presence; a `ManualClock` in tests.
+
+    Raises:
+        ConfigError: no secret, a bad secret or setting, or `s8` together with `secret`,
+            `audience` or `issuer`.
+    """
+
+    def __init__(
+        self,
+        s8: Sock8 | None = None,
+        *,
+        secret: str | bytes | KeyRing | None = None,
+        audience: str | None = "sock8",
+        issuer: str | None = None,
+        leeway: float = 0,
+        channels: ChannelTree | Iterable[ChannelTree] | None = None,
+        broker: Broker | None = None,
+        presence: PresenceStore | None = None,
+        history: HistoryStore | None = None,
+        allowed_origins: Iterable[str] | None = None,
+        auth_timeout: float = defaults.AUTH_TIMEOUT,
+        max_frame_bytes: int = defaults.MAX_FRAME_BYTES,
+        max_publish_bytes: int = defaults.MAX_PUBLISH_BYTES,
+        max_presence_bytes: int = defaults.MAX_PRESENCE_BYTES,
+        send_queue_size: int = defaults.SEND_QUEUE_SIZE,
+        history_size: int = defaults.HISTORY_SIZE,
+        close_timeout: float = defaults.CLOSE_TIMEOUT,
+        clock: Clock | None = None,
+    ) -> None:
+        for name, value in [
+            ("auth_timeout", auth_timeout),
+            ("max_frame_bytes", max_frame_bytes),
+            ("max_publish_bytes", max_publish_bytes),
+            ("max_presence_bytes", max_presence_bytes),
+            ("send_queue_size", send_queue_size),
+            ("history_size", history_size),
+            ("close_timeout", close_timeout),
+        ]:
+            if not value > 0:
+                raise ConfigError(f"{name} must be positive, not {value!r}")
+        self.clock: Clock = SystemClock() if clock is None else clock
+        """The gateway's time."""
+        self.leeway = leeway
+        self.auth_timeout = auth_timeout
+        self.max_frame_bytes = max_frame_bytes
+        self.max_publish_bytes = max_publish_bytes
+        self.send_queue_size = send_queue_size
+        self.close_timeout = close_timeout
+        self.verifier, self.publish_verifier = self._verifiers(s8, secret, audience, issuer, leeway)
+        self.broker: Broker = self._broker(s8, broker, history_size)
+        """Where messages come from and where `POST /publish` puts them."""
+        self.presence: PresenceStore = MemoryPresence() if presence is None else presence
+        """The presence store."""
+        self.history: HistoryStore = self.broker if history is None else history
+        """Where `GET /history` reads."""
+        if isinstance(channels, ChannelTree):
+            channels = [channels]
+        self.rules = ChannelRules(channels or (), max_presence_bytes)
+        """What the channel trees say about each channel."""
+        self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
+        self.stats = GatewayStats()
+        """Counters."""
+        self._hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._sessions: set[Session] = set()
+        routes: list[BaseRoute] = [WebSocketRoute("/connect", self._connect)]
+        routes += http_routes(self)
+        self.app = Starlette(routes=routes)
+        """The ASGI application."""
+        self.app.state.gateway = self
+
+    @staticmethod
+    def _verifiers(
+        s8: Sock8 | None,
+        secret: str | bytes | KeyRing | None,
+        audience: str | None,
+        issuer: str | None,
+        leeway: float,
+    ) -> tuple[Verifier, Verifier]:
+        if s8 is not None:
+            if secret is not None or audience != "sock8" or issuer is not None:
+                raise ConfigError("pass either s8 or secret/audience/issuer, not both")
+            return s8.verifier(leeway=leeway), s8.publish_verifier(leeway=leeway)
+        if secret is None:
+            secret = os.environ.get(SECRET_ENV)
+            if secret is None:
+                raise ConfigError(f"no secret: pass secret=... or set {SECRET_ENV}")
+        if isinstance(secret, KeyRing):
+            client = secret.verifier(audience=audience, issuer=issuer, leeway=leeway)
+            publish = secret.verifier(
+                audience=publish_audience(audience), issuer=issuer, leeway=leeway
+            )
+            return client, publish
+        return (
+            Verifier(secret, audience=audience, issuer=issuer, leeway=leeway),
+            Verifier(secret, audience=publish_audience(audience), issuer=issuer, leeway=leeway),
+        )
+
+    def _broker(self, s8: Sock8 | None, broker: Broker | None, history_size: int) -> Broker:
+        current = None if s8 is None else s8.publisher
+        if broker is None:
+            if isinstance(current, Broker):
+                broker = current
+            else:
+                broker = MemoryBroker(history_size=history_size, clock=self.clock.time)
+        elif isinstance(current, Broker) and current is not broker:
+            raise ConfigError(
+                "s8.publisher is another broker than the gateway's: emits would not reach it"
+            )
+        if s8 is not None and isinstance(current, HttpPublisher):
+            # DESIGN §6: with the gateway in this process, emit goes to it in-process.
+            s8.publisher = broker
+        return broker
+
+    @property
+    def connections(self) -> int:
+        """Open WebSocket connections."""
+        return self.stats.connections
+
+    def hub(self) -> Hub:
+        """The running loop's hub (one per loop the app is served on)."""
+        loop = asyncio.get_running_loop()
+        hub = self._hubs.get(loop)
+        if hub is None:
+            hub = self._hubs[loop] = Hub(self.broker, loop)
+        return hub
+
+    def forget(self, session: Session) -> None:
+        """Called by a session's teardown."""
+        if session in self._sessions:
+            self._sessions.discard(session)
+            self.stats.connections -= 1
+
+    async def _connect(self, websocket: WebSocket) -> None:
+        if self.allowed_origins is not None:
+            origin = websocket.headers.get("origin")
+            if origin is not None and origin not in self.allowed_origins:
+                logger.info("refused a WebSocket from origin %r", origin[:200])
+                # Before accept: the server answers the upgrade with HTTP 403.
+                await websocket.close(CLOSE_FORBIDDEN)
+                return
+        session = Session(self, websocket, self.hub())
+        self._sessions.add(session)
+        self.stats.connections += 1
+        try:
+            session.arm()
+            await session.run()
+        finally:
+            self.forget(session)
+
+    def __repr__(self) -> str:
+        return f"<Gateway connections={self.stats.connections} broker={self.broker!r}>"
+
+
+def create_app(
+    s8: Sock8 | None = None,
+    *,
+    secret: str | bytes | KeyRing | None = None,
+    audience: str | None = "sock8",
+    issuer: str | None = None,
+    leeway: float = 0,
+    channels: ChannelTree | Iterable[ChannelTree] | None = None,
+    broker: Broker | None = None,
+    presence: PresenceStore | None = None,
+    history: HistoryStore | None = None,
+    allowed_origins: Iterable[str] | None = None,
+    auth_timeout: float = defaults.AUTH_TIMEOUT,
+    max_frame_bytes: int = defaults.MAX_FRAME_BYTES,
+    max_publish_bytes: int = defaults.MAX_PUBLISH_BYTES,
+    max_presence_bytes: int = defaults.MAX_PRESENCE_BYTES,
+    send_queue_size: int = defaults.SEND_QUEUE_SIZE,
+    history_size: int = defaults.HISTORY_SIZE,
+    close_timeout: float = defaults.CLOSE_TIMEOUT,
+    clock: Clock | None = None,
+) -> Starlette:
+    """The sock8 gateway as an ASGI application: `Gateway(...).app`.
+
+    Mount it anywhere (`Mount("/realtime", app=create_app(s8))`) or serve it with
+    `sock8 gateway`. The arguments are `Gateway`'s; the gateway is at `app.state.gateway`.
+    """
+    return Gateway(
+        s8,
+        secret=secret,
+        audience=audience,
+        issuer=issuer,
+        leeway=leeway,
+        channels=channels,
+        broker=broker,
+        presence=presence,
+        history=history,
+        allowed_origins=allowed_origins,
+        auth_timeout=auth_timeout,
+        max_frame_bytes=max_frame_bytes,
+        max_publish_bytes=max_publish_bytes,
+        max_presence_bytes=max_presence_bytes,
+        send_queue_size=send_queue_size,
+        history_size=history_size,
+        close_timeout=close_timeout,
+        clock=clock,
+    ).app

@@ -1,0 +1,141 @@
+"""Presence: who is on a channel, with a small data object per identity.
+
+An identity's entry is shared by all its connections (several tabs of one user are one entry).
+A connection becomes a *member* of a channel's presence when it sends `setPresence` there; it
+stops being one when it unsubscribes, loses the grant on refresh, or disconnects. The entry is
+removed when the identity's last member connection leaves.
+
+`PresenceStore` is the interface the gateway talks to; `MemoryPresence` is the embedded store of
+a one-process gateway. A shared store (Redis) implements the same three calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["MemoryPresence", "PresenceEntry", "PresenceStore", "Validate"]
+
+Validate = Callable[[dict[str, Any]], dict[str, Any]]
+"""Checks merged presence data and returns what to store; raises `ValueError` to refuse it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceEntry:
+    """One identity's presence on one channel.
+
+    Attributes:
+        is_connected: whether the identity has a member connection (always true for entries a
+            store returns; kept for sock8's frame shape).
+        last_seen: the last `setPresence`, in epoch milliseconds.
+        data: the merged presence data.
+    """
+
+    is_connected: bool
+    last_seen: int
+    data: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        """The entry as sent in `presenceState` and `presenceUpdate` frames."""
+        return {"isConnected": self.is_connected, "lastSeen": self.last_seen, "data": self.data}
+
+
+@runtime_checkable
+class PresenceStore(Protocol):
+    """Where the gateway keeps presence. Every call is a coroutine, for shared stores."""
+
+    async def update(
+        self,
+        channel: str,
+        identity: str,
+        member: str,
+        data: Mapping[str, Any],
+        *,
+        now_ms: int,
+        validate: Validate | None = None,
+    ) -> PresenceEntry:
+        """Merge `data` into the identity's entry (top-level keys replace) and add the
+        connection `member` to it; returns the new entry.
+
+        Raises:
+            ValueError: `validate` refused the merged data; nothing is changed.
+        """
+
+    async def leave(self, channel: str, identity: str, member: str) -> bool:
+        """Remove the connection `member`; `True` when that removed the identity's entry."""
+
+    async def state(self, channel: str) -> dict[str, PresenceEntry]:
+        """Every entry of `channel`, by identity."""
+
+
+@dataclass(slots=True)
+class _Record:
+    data: dict[str, Any]
+    last_seen: int
+    members: set[str] = field(default_factory=set)
+
+    def entry(self) -> PresenceEntry:
+        return PresenceEntry(True, self.last_seen, dict(self.data))
+
+
+class MemoryPresence:
+    """Presence in this process's memory: what a one-process gateway uses.
+
+    Not thread-safe: the gateway calls it from its event loop only. Memory is bounded by the
+    member connections: an entry goes when its last member leaves.
+    """
+
+    def __init__(self) -> None:
+        self._channels: dict[str, dict[str, _Record]] = {}
+
+    async def update(
+        self,
+        channel: str,
+        identity: str,
+        member: str,
+        data: Mapping[str, Any],
+        *,
+        now_ms: int,
+        validate: Validate | None = None,
+    ) -> PresenceEntry:
+        """See `PresenceStore.update`."""
+        entries = self._channels.get(channel)
+        record = None if entries is None else entries.get(identity)
+        merged = {**(record.data if record is not None else {}), **data}
+        if validate is not None:
+            merged = validate(merged)
+        if record is None:
+            record = _Record(merged, now_ms)
+            self._channels.setdefault(channel, {})[identity] = record
+        else:
+            record.data = merged
+            record.last_seen = now_ms
+        record.members.add(member)
+        return record.entry()
+
+    async def leave(self, channel: str, identity: str, member: str) -> bool:
+        """See `PresenceStore.leave`."""
+        entries = self._channels.get(channel)
+        record = None if entries is None else entries.get(identity)
+        if entries is None or record is None or member not in record.members:
+            return False
+        record.members.discard(member)
+        if record.members:
+            return False
+        del entries[identity]
+        if not entries:
+            del self._channels[channel]
+        return True
+
+    async def state(self, channel: str) -> dict[str, PresenceEntry]:
+        """See `PresenceStore.state`."""
+        entries = self._channels.get(channel, {})
+        return {identity: record.entry() for identity, record in entries.items()}
+
+    def __len__(self) -> int:
+        """How many channels have presence entries (for tests and metrics)."""
+        return len(self._channels)
+
+    def __repr__(self) -> str:
+        return f"MemoryPresence(channels={len(self._channels)})"

@@ -1,0 +1,46 @@
+"""sock8's auth routes as an aiohttp sub-application.
+
+    app.add_subapp("/api/channels", with_sock8(s8, authorize=authorize))
+
+A sync `authorize` runs in the loop's default executor; an async one on the event loop.
+"""
+
+from __future__ import annotations
+
+from sock8._auth import Authorize, AuthRoutes, Reply
+from sock8.app import Sock8
+from sock8.integrations import requires
+
+with requires("aiohttp"):
+    from aiohttp import web
+
+__all__ = ["with_sock8"]
+
+
+def _response(reply: Reply) -> web.Response:
+    return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+
+
+def with_sock8(s8: Sock8, *, authorize: Authorize[web.Request]) -> web.Application:
+    """A sub-application with `POST /authenticate` and `GET /{wire id}/history`; add it.
+
+    Arguments:
+        s8: the app's `Sock8`.
+        authorize: `authorize(conn)`, sync or async; `conn.request` is the aiohttp `web.Request`.
+    """
+    routes = AuthRoutes(s8, authorize)
+
+    async def authenticate(request: web.Request) -> web.Response:
+        return _response(await routes.authenticate(request))
+
+    async def history(request: web.Request) -> web.Response:
+        query = request.query
+        reply = await routes.history(
+            request, request.match_info["channel"], query.get("limit"), query.get("cursor")
+        )
+        return _response(reply)
+
+    app = web.Application()
+    app.router.add_post("/authenticate", authenticate)
+    app.router.add_get("/{channel}/history", history)
+    return app

@@ -1,0 +1,81 @@
+"""sock8's auth routes as Django URL patterns.
+
+    urlpatterns = [path("api/channels/", include(with_sock8(s8, authorize=authorize)))]
+
+The views stay behind Django's middleware, CSRF included: the browser sends the `csrftoken`
+cookie's value in an `X-CSRFToken` header with its POST (see the README). With a sync
+`authorize` the views are sync; with an async one they are async views, so `authorize` must use
+Django's async APIs (`await request.auser()`, `await request.session.aget(...)`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sock8._auth import Authorize, AuthRoutes, Reply, is_async
+from sock8.app import Sock8
+from sock8.integrations import requires
+
+with requires("django"):
+    from django.http import (  # type: ignore[import-untyped]
+        HttpRequest,
+        HttpResponse,
+        HttpResponseNotAllowed,
+        JsonResponse,
+    )
+    from django.urls import URLPattern, path  # type: ignore[import-untyped]
+
+__all__ = ["with_sock8"]
+
+# Django's own require_safe methods; other frameworks also answer HEAD on their GET routes.
+_SAFE = ["GET", "HEAD"]
+
+
+def _response(reply: Reply) -> HttpResponse:
+    return JsonResponse(reply.body, status=reply.status, headers=reply.headers)
+
+
+def with_sock8(s8: Sock8, *, authorize: Authorize[HttpRequest]) -> list[URLPattern]:
+    """URL patterns for `POST authenticate` and `GET <wire id>/history`; `include()` them.
+
+    Arguments:
+        s8: the app's `Sock8`.
+        authorize: `authorize(conn)`, sync or async; `conn.request` is the Django `HttpRequest`.
+    """
+    routes: AuthRoutes[HttpRequest] = AuthRoutes(s8, authorize)
+    authenticate: Any
+    history: Any
+
+    if is_async(authorize):
+
+        async def authenticate(request: HttpRequest) -> HttpResponse:
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            return _response(await routes.authenticate(request))
+
+        async def history(request: HttpRequest, channel: str) -> HttpResponse:
+            if request.method not in _SAFE:
+                return HttpResponseNotAllowed(_SAFE)
+            query = request.GET
+            reply = await routes.history(request, channel, query.get("limit"), query.get("cursor"))
+            return _response(reply)
+
+    else:
+
+        def authenticate(request: HttpRequest) -> HttpResponse:
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            return _response(routes.authenticate_sync(request))
+
+        def history(request: HttpRequest, channel: str) -> HttpResponse:
+            if request.method not in _SAFE:
+                return HttpResponseNotAllowed(_SAFE)
+            query = request.GET
+            return _response(
+                routes.history_sync(request, channel, query.get("limit"), query.get("cursor"))
+            )
+
+    return [
+        path("authenticate", authenticate, name="sock8-authenticate"),
+        path("<str:channel>/history", history, name="sock8-history"),
+    ]

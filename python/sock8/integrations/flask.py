@@ -1,0 +1,59 @@
+"""sock8's auth routes as a Flask `Blueprint`.
+
+    app.register_blueprint(with_sock8(s8, authorize=authorize), url_prefix="/api/channels")
+
+The views are sync. An async `authorize` runs through asgiref's `async_to_sync`, as Flask runs
+async views (installed by `sock8[flask]`); each request still holds a worker while it runs.
+"""
+
+from __future__ import annotations
+
+from sock8._auth import Authorize, AuthRoutes, Reply, is_async
+from sock8.app import Sock8
+from sock8.integrations import requires
+
+with requires("flask"):
+    from flask import Blueprint, Request, Response, jsonify, request
+
+__all__ = ["with_sock8"]
+
+
+def _response(reply: Reply) -> Response:
+    response = jsonify(reply.body)
+    response.status_code = reply.status
+    response.headers.update(reply.headers)
+    return response
+
+
+def _request() -> Request:
+    # The request object itself, not the context-local proxy: an async authorize runs in
+    # another thread, and a connection may outlive the request context.
+    return request._get_current_object()  # type: ignore[attr-defined,no-any-return]
+
+
+def with_sock8(s8: Sock8, *, authorize: Authorize[Request], name: str = "sock8") -> Blueprint:
+    """A Blueprint with `POST /authenticate` and `GET /<wire id>/history`; register it.
+
+    Arguments:
+        s8: the app's `Sock8`.
+        authorize: `authorize(conn)`, sync or async; `conn.request` is the Flask `Request`.
+        name: the blueprint's name (endpoints are `<name>.authenticate`, `<name>.history`).
+    """
+    if is_async(authorize):
+        with requires("flask", "asgiref"):
+            import asgiref.sync  # noqa: F401 - fail now rather than on the first request
+    routes = AuthRoutes(s8, authorize)
+    blueprint = Blueprint(name, __name__)
+
+    @blueprint.post("/authenticate")
+    def authenticate() -> Response:
+        return _response(routes.authenticate_sync(_request()))
+
+    @blueprint.get("/<channel>/history")
+    def history(channel: str) -> Response:
+        query = request.args
+        return _response(
+            routes.history_sync(_request(), channel, query.get("limit"), query.get("cursor"))
+        )
+
+    return blueprint

@@ -1,0 +1,73 @@
+"""sock8's auth routes as a Starlette app.
+
+    app = Starlette(routes=[Mount("/api/channels", app=with_sock8(s8, authorize=authorize))])
+
+A sync `authorize` runs in Starlette's thread pool; an async one on the event loop.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from sock8._auth import Authorize, AuthRoutes, Reply
+from sock8.app import Sock8
+from sock8.integrations import requires
+
+with requires("starlette"):
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+__all__ = ["with_sock8"]
+
+
+def response(reply: Reply) -> JSONResponse:
+    """A framework-free `Reply` as a Starlette response (also used by the FastAPI adapter)."""
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+
+def channel_of(request: Request) -> str:
+    """The wire id in `/{channel}/history`, decoded exactly once.
+
+    Read from the raw path, which ASGI servers pass: Starlette's own TestClient decodes the
+    path twice (Kludex/starlette#2587), which would turn an escaped `%20` in a wire id into a
+    space.
+    """
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes):
+        parts = raw.split(b"?", 1)[0].rsplit(b"/", 2)
+        if len(parts) == 3 and parts[2] == b"history":
+            return unquote(parts[1].decode("latin-1"))
+    return str(request.path_params["channel"])
+
+
+def with_sock8(s8: Sock8, *, authorize: Authorize[Request]) -> Starlette:
+    """A Starlette app serving `POST /authenticate` and `GET /{wire id}/history`; mount it.
+
+    Arguments:
+        s8: the app's `Sock8`.
+        authorize: `authorize(conn)`, sync or async; `conn.request` is the Starlette `Request`.
+    """
+    routes = AuthRoutes(s8, authorize)
+
+    async def authenticate(request: Request) -> JSONResponse:
+        return response(await routes.authenticate(request, run_sync=run_in_threadpool))
+
+    async def history(request: Request) -> JSONResponse:
+        reply = await routes.history(
+            request,
+            channel_of(request),
+            request.query_params.get("limit"),
+            request.query_params.get("cursor"),
+            run_sync=run_in_threadpool,
+        )
+        return response(reply)
+
+    return Starlette(
+        routes=[
+            Route("/authenticate", authenticate, methods=["POST"]),
+            Route("/{channel}/history", history, methods=["GET"]),
+        ]
+    )

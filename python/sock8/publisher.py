@@ -1,0 +1,106 @@
+"""The publishing interfaces: `Publisher` (what `emit` needs) and `Broker` (what the gateway
+reads from), and the values they exchange.
+
+`ChannelRef.emit` validates a payload, encodes it as JSON text once, and hands it to a
+`Publisher`. A `Broker` is a publisher that consumers (the gateway) can also subscribe to. The
+embedded `sock8.broker.MemoryBroker` is both; a Redis broker or an HTTP publisher (which only
+publishes) implement the same protocols.
+
+Delivery is at-most-once: a message reaches the subscribers registered when it is published.
+History is kept only for messages published with `persist=True` (channels defined with
+`history=True`), newest first, paged with opaque cursors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Broker", "Deliver", "HistoryPage", "Message", "Publisher", "Subscription"]
+
+Deliver = Callable[["Message"], object]
+"""A subscriber's callback. It must not block: the gateway puts the message on a bounded queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One published message.
+
+    Attributes:
+        channel: the wire id it was published to.
+        payload: the validated payload, encoded as JSON text once by `emit`; every subscriber
+            and the history reuse this text.
+        timestamp: when the broker accepted it, in epoch milliseconds (JavaScript's `Date.now()`).
+    """
+
+    channel: str
+    payload: str
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of a channel's history.
+
+    Attributes:
+        messages: newest first.
+        next_cursor: pass it back as `cursor` to get the next (older) page; `None` on the last page.
+    """
+
+    messages: tuple[Message, ...]
+    next_cursor: str | None
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    """What `ChannelRef.emit` and the history route need: publish, and read back history."""
+
+    def publish(self, channel: str, payload: str, *, persist: bool = False) -> None:
+        """Publish `payload` (JSON text) to the wire id `channel`; store it when `persist`.
+
+        Raises:
+            PublishError: the message could not be handed over (other exceptions are wrapped
+                into `PublishError` by `emit`).
+        """
+
+    async def apublish(self, channel: str, payload: str, *, persist: bool = False) -> None:
+        """The async twin of `publish`; never blocks the event loop."""
+
+    def history(self, channel: str, *, limit: int = 50, cursor: str | None = None) -> HistoryPage:
+        """Up to `limit` stored messages of `channel`, newest first, older than `cursor`.
+
+        Raises:
+            ValueError: `limit` below 1, or a `cursor` this publisher did not issue.
+        """
+
+    async def ahistory(
+        self, channel: str, *, limit: int = 50, cursor: str | None = None
+    ) -> HistoryPage:
+        """The async twin of `history`; never blocks the event loop."""
+
+
+class Subscription(Protocol):
+    """One consumer's registration on one channel, as returned by `Broker.subscribe`."""
+
+    @property
+    def channel(self) -> str:
+        """The wire id subscribed to."""
+
+    def close(self) -> None:
+        """Stop deliveries; idempotent. A message already handed to the loop is dropped."""
+
+
+@runtime_checkable
+class Broker(Publisher, Protocol):
+    """A publisher that consumers can subscribe to: what the gateway reads from."""
+
+    def subscribe(
+        self, channel: str, deliver: Deliver, *, loop: asyncio.AbstractEventLoop | None = None
+    ) -> Subscription:
+        """Call `deliver(message)` for every message published to `channel` from now on.
+
+        With `loop`, `deliver` runs on that event loop whatever thread publishes; without,
+        it runs in the publishing thread.
+        """
