@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Final, NoReturn
+from typing import Any, NoReturn
+
+from sock8._close_codes import (
+    CLOSE_BAD_FRAME,
+    CLOSE_FORBIDDEN,
+    CLOSE_INTERNAL,
+    CLOSE_SLOW_CONSUMER,
+    CLOSE_UNAUTHORIZED,
+)
 
 __all__ = [
     "CLOSE_BAD_FRAME",
@@ -30,17 +38,6 @@ __all__ = [
     "error",
     "parse_client_frame",
 ]
-
-CLOSE_UNAUTHORIZED: Final = 4001
-"""Token invalid or expired, refresh refused, or no `auth` frame before the deadline."""
-CLOSE_FORBIDDEN: Final = 4003
-"""Refused by policy (an upgrade from an origin that is not allowed is refused with HTTP 403)."""
-CLOSE_SLOW_CONSUMER: Final = 4008
-"""The connection's send queue overflowed."""
-CLOSE_BAD_FRAME: Final = 4400
-"""A malformed, unknown or oversized client frame, or a first frame that is not `auth`."""
-CLOSE_INTERNAL: Final = 1011
-"""The gateway failed while handling a frame (RFC 6455's "internal error")."""
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 

@@ -1,29 +1,4 @@
-"""`sock8.Client`: an asyncio client of the sock8 gateway (`pip install 'sock8[client]'`).
-
-    async with sock8.Client("https://app.example/api/channels", cookies=session) as client:
-        await client.set_presence(room_id, {"typing": True})
-        async for message in client:
-            print(message.channel, message.payload)
-
-It behaves like the Centrifugo, Pusher and Ably clients; docs/protocol.md is the wire contract.
-
-- Tokens come from the app's `with_sock8` route, `POST {auth_url}/authenticate`, sent with the
-  headers and cookies the client was given, so the app's own session and CSRF checks apply.
-- The client connects to the `endpoint` that route returns and sends the token in its first
-  frame (tokens never travel in URLs).
-- A lost connection is reopened after a capped exponential backoff with full jitter
-  (`sock8._backoff.Backoff`). The cached token is reused while it is fresh, and the channels the
-  caller unsubscribed from and the presence it set are restored after each reconnect.
-- The token is refreshed on the live connection shortly before it expires, without
-  reconnecting. Deliveries of channels the new token no longer grants stop at once.
-- The client stops for good, in the `closed` state, when the app refuses it (401 or 403 from the
-  auth route), when the gateway refuses a freshly fetched token (close code 4001 twice in a row),
-  and on close codes that retrying cannot fix (4400 bad frame, 4003 policy). Iteration then
-  raises the error, which `Client.error` also holds.
-
-Optional dependencies (`websockets`, `httpx`) are imported when a client is created, so that
-`import sock8` works without the `client` extra.
-"""
+"""`Client`: the connection loop, requests, token refresh and reconnects (see `sock8.client`)."""
 
 from __future__ import annotations
 
@@ -31,18 +6,43 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import enum
 import json
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote, urlsplit
 
 from sock8._backoff import Backoff
-from sock8.errors import Sock8Error
+from sock8._close_codes import (
+    CLOSE_BAD_FRAME,
+    CLOSE_FORBIDDEN,
+    CLOSE_UNAUTHORIZED,
+)
+from sock8.client.errors import (
+    AuthError,
+    ClientClosed,
+    ClientError,
+    ConnectionLost,
+    Forbidden,
+    ProtocolError,
+    RequestRefused,
+    Unauthorized,
+)
+from sock8.client.values import (
+    Channel,
+    ChannelsCallback,
+    ClientMessage,
+    ConnectionState,
+    History,
+    HistoryItem,
+    PresenceCallback,
+    PresenceEntry,
+    PresenceUpdate,
+    StateCallback,
+)
 
 if TYPE_CHECKING:
     from http.cookiejar import CookieJar
@@ -51,210 +51,14 @@ if TYPE_CHECKING:
     import httpx
     from websockets.asyncio.client import ClientConnection
 
-__all__ = [
-    "AuthError",
-    "Backoff",
-    "Client",
-    "ClientClosed",
-    "ClientError",
-    "ClientMessage",
-    "ConnectionLost",
-    "ConnectionState",
-    "Forbidden",
-    "History",
-    "HistoryItem",
-    "PresenceEntry",
-    "PresenceUpdate",
-    "ProtocolError",
-    "RequestRefused",
-    "Unauthorized",
-]
+__all__ = ["Client"]
 
 logger = logging.getLogger("sock8.client")
 
-CLOSE_UNAUTHORIZED = 4001
-"""The gateway refused the token, or it expired without a refresh."""
-CLOSE_POLICY = 4003
-CLOSE_SLOW_CONSUMER = 4008
-CLOSE_BAD_FRAME = 4400
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 """The largest frame the client accepts from the gateway."""
-_TERMINAL_CLOSES = {CLOSE_POLICY: "refused by policy", CLOSE_BAD_FRAME: "bad frame"}
+_TERMINAL_CLOSES = {CLOSE_FORBIDDEN: "refused by policy", CLOSE_BAD_FRAME: "bad frame"}
 """Close codes that another attempt would only repeat: the client stops."""
-
-
-# Errors
-
-
-class ClientError(Sock8Error):
-    """Base class of the errors `sock8.Client` raises."""
-
-
-class Unauthorized(ClientError):
-    """Terminal: the app's auth route answered 401 or 403 (the user is not signed in, or not
-    allowed anything), or the gateway refused a freshly fetched token."""
-
-
-class AuthError(ClientError):
-    """The auth route could not be used: unreachable, a server error, or a malformed answer.
-
-    Attributes:
-        status: the HTTP status, or `None` when no answer arrived.
-        retryable: whether another attempt may succeed (network errors, 408, 429, 5xx). The
-            client retries these itself, with backoff; the others are terminal.
-    """
-
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
-
-
-class ProtocolError(ClientError):
-    """Terminal: the gateway closed with a code retrying cannot fix (4400, 4003), or refused the
-    WebSocket upgrade with a 4xx status."""
-
-    def __init__(self, message: str, *, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class RequestRefused(ClientError):
-    """The gateway answered a request with an error frame; the connection stays open.
-
-    Attributes:
-        code: the error code (`forbidden`, `invalid_presence`, `unauthorized`, `bad_request`).
-        channel: the channel of the request, if any.
-    """
-
-    def __init__(self, code: str, message: str, *, channel: str | None = None) -> None:
-        super().__init__(f"{code}: {message}" if message else code)
-        self.code = code
-        self.channel = channel
-
-
-class Forbidden(RequestRefused):
-    """The channel is not granted to this client (subscribe, presence or history)."""
-
-    def __init__(self, channel: str, message: str = "") -> None:
-        super().__init__("forbidden", message or f"{channel!r} is not granted", channel=channel)
-
-
-class ConnectionLost(ClientError):
-    """The connection dropped before the gateway answered; the client reconnects by itself."""
-
-
-class ClientClosed(ClientError):
-    """The client was closed (by `close()`, or for good after a terminal error)."""
-
-
-# Values
-
-
-class ConnectionState(enum.StrEnum):
-    """Where the client's connection stands.
-
-    `disconnected` before `connect()`; `connecting` until the first `welcome`; `connected`;
-    `reconnecting` after a lost connection, during backoff and the next attempt; `closed` for
-    good, after `close()` or a terminal error (`Client.error`).
-    """
-
-    DISCONNECTED = "disconnected"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class ClientMessage:
-    """A message delivered on a channel.
-
-    Attributes:
-        channel: the wire id it was published to.
-        payload: the decoded JSON payload.
-    """
-
-    channel: str
-    payload: Any
-
-
-@dataclass(frozen=True, slots=True)
-class PresenceEntry:
-    """One identity's presence on a channel.
-
-    Attributes:
-        is_connected: whether the identity has a connection subscribed to the channel.
-        last_seen: the gateway's clock at its last change, epoch milliseconds.
-        data: the merged presence data.
-    """
-
-    is_connected: bool
-    last_seen: int
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class PresenceUpdate:
-    """A change of presence on a channel (`presenceUpdate`), passed to `on_presence`.
-
-    Attributes:
-        channel: the wire id.
-        updates: the changed entries, by identity.
-        removals: identities whose last connection left the channel.
-    """
-
-    channel: str
-    updates: dict[str, PresenceEntry]
-    removals: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryItem:
-    """One stored message of a channel's history.
-
-    Attributes:
-        timestamp: when the broker accepted it, epoch milliseconds.
-        payload: the decoded JSON payload.
-    """
-
-    timestamp: int
-    payload: Any
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """One page of a channel's history, newest first.
-
-    Attributes:
-        channel: the wire id.
-        messages: newest first.
-        next_cursor: pass it as `cursor` for the next (older) page; `None` on the last page.
-    """
-
-    channel: str
-    messages: tuple[HistoryItem, ...]
-    next_cursor: str | None
-
-
-class SupportsId(Protocol):
-    """A channel reference with a wire id (`ChannelRef`, a static `ChannelTree` node)."""
-
-    @property
-    def id(self) -> str:
-        """The wire id."""
-        ...
-
-
-Channel = str | SupportsId
-"""A wire id, or anything with an `id` (so app code can pass its `ChannelRef`s)."""
-
-StateCallback = Callable[[ConnectionState], object]
-PresenceCallback = Callable[[PresenceUpdate], object]
-ChannelsCallback = Callable[[tuple[str, ...]], object]
-
-
-# Internals
 
 
 @dataclass(frozen=True, slots=True)
