@@ -78,11 +78,11 @@ impl Policy {
 pub struct Verifier {
     keys: KeyRing,
     policy: Policy,
-    /// Header segments already judged, with the key name each selects: the ones sock8's signer
-    /// (and PyJWT, for an unnamed key) writes for the configured keys. A token whose header
-    /// segment is byte for byte one of these would pass steps 4–7 with that key, so they are
-    /// skipped; any other header takes the full path.
-    known_headers: Vec<(String, Option<String>)>,
+    /// Header segments already judged, with the key each selects: the ones sock8's signer (and
+    /// PyJWT, for an unnamed key) writes for the configured keys. A token whose header segment is
+    /// byte for byte one of these would pass steps 4–7 with that key, so they are skipped; any
+    /// other header takes the full path.
+    known_headers: Vec<(String, Key)>,
 }
 
 /// Size of the stack buffer a payload decodes into; longer payloads go to the heap.
@@ -95,11 +95,12 @@ const SIGNATURE_CHARS: usize = 43;
 /// than two dots. The first dot is found directly after a header the verifier knows, and the
 /// last one where a 32-byte signature starts; only tokens of another shape are scanned. A dot
 /// inside the payload or the signature (more than three segments) is not looked for here: see
-/// [`Verifier::verify`].
-fn split<'t>(token: &'t [u8], known_headers: &[(String, Option<String>)]) -> Option<(&'t [u8], &'t [u8], &'t [u8])> {
-    let first = known_headers
+/// [`Verifier::verify`]. The key of a known header comes back with the segments.
+fn split<'t, 'k>(token: &'t [u8], known_headers: &'k [(String, Key)]) -> Option<Segments<'t, 'k>> {
+    let known = known_headers
         .iter()
-        .find(|(seg, _)| token.get(seg.len()) == Some(&b'.') && token.starts_with(seg.as_bytes()))
+        .find(|(seg, _)| token.get(seg.len()) == Some(&b'.') && token.starts_with(seg.as_bytes()));
+    let first = known
         .map(|(seg, _)| seg.len())
         .or_else(|| token.iter().position(|&b| b == b'.'))?;
     let last = token
@@ -107,10 +108,21 @@ fn split<'t>(token: &'t [u8], known_headers: &[(String, Option<String>)]) -> Opt
         .checked_sub(SIGNATURE_CHARS + 1)
         .filter(|&i| i > first && token.get(i) == Some(&b'.'))
         .or_else(|| token.iter().rposition(|&b| b == b'.'))?;
-    let header = token.get(..first)?;
-    let payload = token.get(first + 1..last)?; // None when first == last: one dot only
-    let signature = token.get(last + 1..)?;
-    Some((header, payload, signature))
+    Some(Segments {
+        header: token.get(..first)?,
+        payload: token.get(first + 1..last)?, // None when first == last: one dot only
+        signature: token.get(last + 1..)?,
+        known_key: known.map(|(_, key)| key),
+    })
+}
+
+/// A token cut at its first and last dots.
+struct Segments<'t, 'k> {
+    header: &'t [u8],
+    payload: &'t [u8],
+    signature: &'t [u8],
+    /// The key of a header segment the verifier knows, which skips steps 4–7.
+    known_key: Option<&'k Key>,
 }
 
 fn three_segments() -> TokenError {
@@ -156,8 +168,9 @@ impl Verifier {
                 && verifier
                     .header_key(segment.as_bytes())
                     .is_ok_and(|(k, _)| k.as_deref() == kid)
+                && let Some(key) = verifier.keys.get(kid)
             {
-                known.push((segment, kid.map(str::to_owned)));
+                known.push((segment, key.clone()));
             }
         }
         verifier.known_headers = known;
@@ -203,32 +216,30 @@ impl Verifier {
                 policy.max_token_bytes
             )));
         }
-        let (header_seg, payload_seg, signature_seg) = split(token, &self.known_headers).ok_or_else(three_segments)?;
+        let segments = split(token, &self.known_headers).ok_or_else(three_segments)?;
+        let (payload_seg, signature_seg) = (segments.payload, segments.signature);
         // Step 3 also refuses a dot inside the payload or the signature. Every success decodes
         // both as base64url, which has no dot, so dots are looked for only when a later step
         // fails: the step-3 error then takes precedence, as the spec's order requires.
-        self.verify_segments(token, header_seg, payload_seg, signature_seg, now)
-            .map_err(|e| {
-                if payload_seg.contains(&b'.') || signature_seg.contains(&b'.') {
-                    three_segments()
-                } else {
-                    e
-                }
-            })
+        self.verify_segments(token, &segments, now).map_err(|e| {
+            if payload_seg.contains(&b'.') || signature_seg.contains(&b'.') {
+                three_segments()
+            } else {
+                e
+            }
+        })
     }
 
     /// Steps 4 to 14, on a token split at its first and last dots.
-    fn verify_segments(
-        &self,
-        token: &[u8],
-        header_seg: &[u8],
-        payload_seg: &[u8],
-        signature_seg: &[u8],
-        now: f64,
-    ) -> Result<Grants, TokenError> {
+    fn verify_segments(&self, token: &[u8], segments: &Segments<'_, '_>, now: f64) -> Result<Grants, TokenError> {
         let policy = &self.policy;
-        let known = self.known_headers.iter().find(|(seg, _)| seg.as_bytes() == header_seg);
-        let key = match known.and_then(|(_, kid)| self.keys.get(kid.as_deref())) {
+        let Segments {
+            header: header_seg,
+            payload: payload_seg,
+            signature: signature_seg,
+            known_key,
+        } = *segments;
+        let key = match known_key {
             Some(key) => key,
             None => self.header_key(header_seg)?.1,
         };
