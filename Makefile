@@ -11,7 +11,7 @@ export PYO3_PYTHON := $(abspath $(BIN)/python)
 RUST_SRC := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock
 PY_DIRS := python tests benches
 
-.PHONY: help install build lint fmt test test-rust test-python bench bench-deps demo serve fuzz clean
+.PHONY: help install build wheel lint fmt test test-rust test-python bench bench-deps demo serve fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,12 +25,17 @@ $(VENV)/.deps: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.built: $(RUST_SRC) pyproject.toml $(VENV)/.deps
+	@# A stale extension of another ABI tag (a cpython-311 one next to abi3) would shadow the new one.
+	rm -f python/sock8/_core.*.so
 	$(BIN)/maturin develop --release --quiet
 	@touch $@
 
 install: $(VENV)/.built ## Create .venv, install dependencies, build the extension
 
 build: install ## Alias of install
+
+wheel: $(VENV)/.deps ## Build the abi3 wheel (CPython 3.11+) into dist/
+	$(BIN)/maturin build --release --quiet --out dist
 
 lint: install ## ruff, ruff format, mypy, stubtest, cargo fmt, clippy
 	$(BIN)/ruff check $(PY_DIRS)
@@ -106,7 +111,7 @@ bench: install bench-deps ## Benchmarks, timed: token/grant table with ratios, t
 # FUZZ_SECONDS=600). cargo-fuzz passes nightly-only flags (-Zsanitizer=address); RUSTC_BOOTSTRAP=1
 # lets the stable toolchain accept them. A crash leaves its input in fuzz/artifacts/<target>/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := verify_token parse_channel template_render secret_check
+FUZZ_TARGETS := verify_token parse_channel template_render secret_check json_value
 
 fuzz: ## cargo fuzz every target for FUZZ_SECONDS (60) each, seeded from tests/vectors
 	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
@@ -119,4 +124,4 @@ fuzz: ## cargo fuzz every target for FUZZ_SECONDS (60) each, seeded from tests/v
 	done
 
 clean: ## Remove build products and the virtualenv
-	rm -rf $(VENV) target .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) target dist .hypothesis .mypy_cache .ruff_cache

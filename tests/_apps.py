@@ -9,11 +9,12 @@ own test client.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import logging
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -22,7 +23,7 @@ import jwt
 import pytest
 import sock8
 from pydantic import BaseModel
-from sock8 import ChannelRef, ChannelTree, Connection, MemoryBroker, Sock8
+from sock8 import ChannelRef, ChannelTree, ConfigError, Connection, MemoryBroker, Sock8
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
 GATEWAY = "wss://gateway.example/connect"
@@ -36,6 +37,8 @@ USER = "u.1#%"
 ROOM = "r 1"
 LEAK = "db password is hunter2"
 """What the raising `authorize` says; it must never reach a client."""
+PARTNER = "https://partner.example"
+"""Another site whose pages the app lets use the routes (`allowed_origins`)."""
 
 
 class Notification(BaseModel):
@@ -159,8 +162,59 @@ class Answer:
 class Client(Protocol):
     """Sends requests through a framework's test client; paths start at the mount point."""
 
-    def request(self, method: str, path: str, *, user: str | None = None) -> Answer:
-        """Send `method path` with the `X-User` header when `user` is given."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        user: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """Send `method path` with `headers`, and the `X-User` header when `user` is given."""
+
+
+def request_headers(user: str | None, headers: Mapping[str, str] | None) -> dict[str, str]:
+    """`headers`, plus `X-User: user` when `user` is given."""
+    sent = dict(headers or {})
+    if user is not None:
+        sent["X-User"] = user
+    return sent
+
+
+def counted(
+    authorize: Callable[[Connection[Any]], Any], runs: list[Any]
+) -> Callable[[Connection[Any]], Any]:
+    """`authorize`, sync or async as it was, appending each request it runs for to `runs`."""
+    if inspect.iscoroutinefunction(authorize):
+
+        async def run_async(conn: Connection[Any]) -> None:
+            runs.append(conn.request)
+            await authorize(conn)
+
+        return run_async
+
+    def run(conn: Connection[Any]) -> Any:
+        runs.append(conn.request)
+        return authorize(conn)
+
+    return run
+
+
+def other_sites(origin: str) -> list[dict[str, str]]:
+    """What browsers send with a request that a page of another site than `origin` made."""
+    scheme, _, host = origin.partition("://")
+    return [
+        {"Origin": "https://evil.example"},
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        # Sec-Fetch-Site is the browser's word, but a listed Origin is what lets a request in.
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": "same-origin"},
+        {"Origin": f"{origin}.evil.example"},  # the site's origin as a prefix
+        {"Origin": f"{'http' if scheme == 'https' else 'https'}://{host}"},  # another scheme
+        {"Origin": "null"},  # sandboxed frames, data: URLs, some redirects
+        # No Origin: a GET from an <img> or <script> of another site, a form in old browsers.
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},  # a sibling subdomain is another origin
+    ]
 
 
 def history_path(channel: str, query: str = "") -> str:
@@ -189,11 +243,17 @@ def import_without(monkeypatch: pytest.MonkeyPatch, framework: str, module: str)
 class ContractTests:
     """The adapter contract, run once per framework by subclasses."""
 
+    site_origin = "https://app.example"
+    """The origin of the app's own pages."""
+    csrf_checks_origin = False
+    """Whether the framework's own CSRF protection refuses a POST from a foreign `Origin`
+    (before sock8 runs, with its own 403 page)."""
+
     def make_client(
-        self, app: App, authorize: Callable[[Connection[Any]], Any]
+        self, app: App, authorize: Callable[[Connection[Any]], Any], **options: Any
     ) -> Iterator[Client]:
-        """Build the framework app with `with_sock8(app.s8, authorize=authorize)` mounted at
-        `BASE` and yield a client for it."""
+        """Build the framework app with `with_sock8(app.s8, authorize=authorize, **options)`
+        mounted at `BASE` and yield a client for it."""
         raise NotImplementedError
 
     @staticmethod
@@ -207,12 +267,19 @@ class ContractTests:
         return make_app()
 
     @pytest.fixture
-    def connect(self, app: App) -> Iterator[Callable[[str], Client]]:
-        """`connect(kind)`: a client of an app whose `authorize` is `authorizers()[kind]`."""
+    def runs(self) -> list[Any]:
+        """Every request `authorize` ran for, in the clients of `connect`."""
+        return []
+
+    @pytest.fixture
+    def connect(self, app: App, runs: list[Any]) -> Iterator[Callable[..., Client]]:
+        """`connect(kind, **options)`: a client of an app whose `authorize` is
+        `authorizers()[kind]`, mounted with `with_sock8(..., **options)`."""
         opened: list[Iterator[Client]] = []
 
-        def connect(kind: str) -> Client:
-            generator = self.make_client(app, authorizers(app, self.user_of)[kind])
+        def connect(kind: str, **options: Any) -> Client:
+            authorize = counted(authorizers(app, self.user_of)[kind], runs)
+            generator = self.make_client(app, authorize, **options)
             opened.append(generator)
             return next(generator)
 
@@ -382,3 +449,97 @@ class ContractTests:
         answer = connect("sync").request("GET", path, user=USER)
         assert answer.status == 400, answer.text
         assert answer.json()["error"] == "bad_request"
+
+    # allowed_origins: other sites' pages cannot make the user's browser run authorize
+
+    def test_without_allowed_origins_a_cross_site_post_runs_authorize(
+        self, connect: Callable[..., Client], runs: list[Any]
+    ) -> None:
+        # Why the option exists: a form on any site can POST here with the user's cookies. The
+        # page cannot read the answer (no CORS headers), but authorize has run.
+        headers = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+        answer = connect("sync").request("POST", "/authenticate", user=USER, headers=headers)
+        if self.csrf_checks_origin:
+            assert answer.status == 403
+            assert runs == []
+        else:
+            assert answer.status == 200
+            assert "access-control-allow-origin" not in answer.headers
+            assert len(runs) == 1
+
+    @pytest.mark.parametrize("kind", ["sync", "async"])
+    def test_allowed_origins_refuse_other_sites_before_authorize(
+        self, connect: Callable[..., Client], app: App, runs: list[Any], kind: str
+    ) -> None:
+        seed(app, 1)
+        client = connect(kind, allowed_origins=[self.site_origin])
+        routes = [
+            # What a cross-site form sends; the route reads no body.
+            ("POST", "/authenticate", {"Content-Type": "application/x-www-form-urlencoded"}),
+            ("GET", history_path(app.room.id), {}),
+            ("GET", history_path("not a channel id"), {}),  # refused before the query is read
+        ]
+        for method, path, base in routes:
+            for foreign in other_sites(self.site_origin):
+                answer = client.request(method, path, user=USER, headers={**base, **foreign})
+                assert answer.status == 403, (method, path, foreign, answer.text)
+                if self.csrf_checks_origin and method == "POST" and "Origin" in foreign:
+                    continue  # refused by the framework's CSRF check, with its own page
+                assert answer.json() == {"error": "forbidden_origin"}, (method, foreign)
+                assert answer.headers["cache-control"] == "no-store"
+        assert runs == []
+
+    @pytest.mark.parametrize("kind", ["sync", "async"])
+    def test_allowed_origins_let_the_site_and_non_browser_clients_in(
+        self, connect: Callable[..., Client], app: App, runs: list[Any], kind: str
+    ) -> None:
+        seed(app, 1)
+        client = connect(kind, allowed_origins=[PARTNER, self.site_origin])
+        passing = [
+            {},  # not a browser: a server, a script, sock8.Client
+            {"Origin": self.site_origin},
+            {"Origin": self.site_origin, "Sec-Fetch-Site": "same-origin"},
+            {"Origin": PARTNER, "Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "same-origin"},  # a same-origin GET carries no Origin
+            {"Sec-Fetch-Site": "none"},  # typed in the address bar
+        ]
+        for headers in passing:
+            answer = client.request("POST", "/authenticate", user=USER, headers=headers)
+            assert answer.status == 200, (headers, answer.text)
+            assert answer.json()["identity"] == USER
+            answer = client.request("GET", history_path(app.room.id), user=USER, headers=headers)
+            assert answer.status == 200, (headers, answer.text)
+            assert len(answer.json()["messages"]) == 1
+        assert len(runs) == 2 * len(passing)
+
+    def test_allowed_origins_are_spelled_as_browsers_send_them(
+        self, connect: Callable[..., Client], runs: list[Any]
+    ) -> None:
+        scheme, _, host = self.site_origin.partition("://")
+        port = 443 if scheme == "https" else 80
+        # Case, the default port and a trailing slash do not matter.
+        client = connect("sync", allowed_origins=[f"{scheme.upper()}://{host.upper()}:{port}/"])
+        headers = {"Origin": self.site_origin}
+        assert client.request("POST", "/authenticate", user=USER, headers=headers).status == 200
+        assert len(runs) == 1
+
+    @pytest.mark.parametrize(
+        ("allowed", "error", "match"),
+        [
+            (["*"], ConfigError, "every site"),
+            (["https://app.example/login"], ConfigError, "not an origin"),
+            (["https://app.example?next=/"], ConfigError, "not an origin"),
+            (["https://user@app.example"], ConfigError, "not an origin"),
+            (["app.example"], ConfigError, "not an origin"),
+            (["ftp://app.example"], ConfigError, "not an origin"),
+            (["https://app.example:99999"], ConfigError, "not an origin"),
+            ("https://app.example", TypeError, "list of origins"),
+            ([b"https://app.example"], TypeError, "str origins"),
+        ],
+    )
+    def test_allowed_origins_are_checked_when_mounting(
+        self, app: App, allowed: Any, error: type[Exception], match: str
+    ) -> None:
+        authorize = authorizers(app, self.user_of)["sync"]
+        with pytest.raises(error, match=match):
+            next(iter(self.make_client(app, authorize, allowed_origins=allowed)))

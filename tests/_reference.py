@@ -36,6 +36,7 @@ from sock8.errors import (
 __all__ = [
     "MAX_CHANNELS",
     "MAX_JSON_DEPTH",
+    "MAX_PAYLOAD_DEPTH",
     "MAX_SEGMENTS",
     "MAX_TOKEN_BYTES",
     "MAX_WIRE_ID_BYTES",
@@ -47,6 +48,7 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "canonical_json",
+    "check_json",
     "parse_channel",
     "render_channel",
 ]
@@ -61,6 +63,8 @@ MAX_TOKEN_BYTES = 524_288
 MAX_JSON_DEPTH = 8
 MAX_CHANNELS = 10_000
 MIN_SECRET_BYTES = 32
+MAX_PAYLOAD_DEPTH = 64
+MAX_CHECK_DEPTH = 2 * MAX_PAYLOAD_DEPTH
 
 MAX_NUMERIC_DATE = 253_402_300_799
 """The end of year 9999, the largest accepted NumericDate (spec §4)."""
@@ -386,6 +390,13 @@ def strict_json_object(data: bytes, max_depth: int) -> dict[str, Any]:
     value; no NaN/Infinity; no number too large for a double; no lone surrogate; no duplicate
     member name at any depth; nesting at most `max_depth`.
     """
+    value = _strict_json_value(data, max_depth, object_only=True)
+    assert isinstance(value, dict)
+    return value
+
+
+def _strict_json_value(data: bytes, max_depth: int, *, object_only: bool) -> Any:
+    """Decode one strict JSON value (an object, when `object_only`), or raise `_Rejected`."""
     try:
         text = data.decode("utf-8")  # strict: refuses overlongs, encoded surrogates, etc.
     except UnicodeDecodeError:
@@ -404,10 +415,35 @@ def strict_json_object(data: bytes, max_depth: int) -> dict[str, Any]:
         )
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise _Rejected(f"not JSON: {exc}") from None
-    if not isinstance(value, dict):
+    if object_only and not isinstance(value, dict):
         raise _Rejected("the top-level value is not an object")
     _check_tree(value, 1, max_depth)
     return value
+
+
+def check_json(text: object, *, max_depth: object = None) -> None:
+    """§5: raise `ValueError` unless `text` (a `str`, or UTF-8 `bytes`) is exactly one strict
+    JSON value of any type, nested at most `max_depth` deep (default `MAX_PAYLOAD_DEPTH`, from 1
+    to `MAX_CHECK_DEPTH`)."""
+    if max_depth is None:
+        max_depth = MAX_PAYLOAD_DEPTH
+    if isinstance(max_depth, bool) or not isinstance(max_depth, int):
+        raise TypeError("max_depth must be an int")
+    if not 1 <= max_depth <= MAX_CHECK_DEPTH:
+        raise ValueError(f"max_depth must be from 1 to {MAX_CHECK_DEPTH}")
+    if isinstance(text, str):
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("invalid JSON: text is not valid Unicode") from None
+    elif isinstance(text, bytes):
+        data = text
+    else:
+        raise TypeError("text must be str or bytes")
+    try:
+        _strict_json_value(data, max_depth, object_only=False)
+    except _Rejected as exc:
+        raise ValueError(f"invalid JSON: {exc}") from None
 
 
 def canonical_json(value: object) -> str:

@@ -65,9 +65,9 @@ def test_a_subscription_is_a_context_manager() -> None:
     broker = MemoryBroker()
     seen: list[str] = []
     with broker.subscribe("c", lambda m: seen.append(m.payload)):
-        broker.publish("c", "in")
-    broker.publish("c", "out")
-    assert seen == ["in"]
+        broker.publish("c", '"in"')
+    broker.publish("c", '"out"')
+    assert seen == ['"in"']
 
 
 def test_a_failing_subscriber_is_logged_and_the_others_still_get_the_message(
@@ -82,8 +82,8 @@ def test_a_failing_subscriber_is_logged_and_the_others_still_get_the_message(
     broker.subscribe("c", fail)
     broker.subscribe("c", lambda m: seen.append(m.payload))
     with caplog.at_level(logging.ERROR, logger="sock8"):
-        broker.publish("c", "x")
-    assert seen == ["x"]
+        broker.publish("c", '"x"')
+    assert seen == ['"x"']
     assert [r.getMessage() for r in caplog.records] == ["a subscriber of c raised"]
 
 
@@ -96,8 +96,8 @@ def test_a_subscriber_may_publish_again_without_deadlock() -> None:
 
     broker.subscribe("c", relay)
     broker.subscribe("d", lambda m: seen.append(m.payload))
-    broker.publish("c", "x")
-    assert seen == ["x"]
+    broker.publish("c", '"x"')
+    assert seen == ['"x"']
 
 
 def test_publishing_from_other_threads_delivers_on_the_subscribers_loop() -> None:
@@ -134,14 +134,14 @@ def test_messages_reach_a_loop_in_publication_order() -> None:
     async def consume() -> list[str]:
         seen: list[str] = []
         broker.subscribe("c", lambda m: seen.append(m.payload), loop=asyncio.get_running_loop())
-        await asyncio.to_thread(broker.publish, "c", "from a thread")
-        broker.publish("c", "from the loop")
-        await asyncio.to_thread(broker.publish, "c", "from a thread again")
+        await asyncio.to_thread(broker.publish, "c", '"from a thread"')
+        broker.publish("c", '"from the loop"')
+        await asyncio.to_thread(broker.publish, "c", '"from a thread again"')
         for _ in range(10):
             await asyncio.sleep(0)
         return seen
 
-    assert asyncio.run(consume()) == ["from a thread", "from the loop", "from a thread again"]
+    assert asyncio.run(consume()) == ['"from a thread"', '"from the loop"', '"from a thread again"']
 
 
 def test_a_subscription_closed_before_its_loop_runs_gets_nothing() -> None:
@@ -152,7 +152,7 @@ def test_a_subscription_closed_before_its_loop_runs_gets_nothing() -> None:
         subscription = broker.subscribe(
             "c", lambda m: seen.append(m.payload), loop=asyncio.get_running_loop()
         )
-        broker.publish("c", "queued")  # handed to this loop, not yet run
+        broker.publish("c", '"queued"')  # handed to this loop, not yet run
         subscription.close()
         await asyncio.sleep(0)
         return seen
@@ -167,8 +167,8 @@ def test_a_closed_loop_loses_the_message_and_others_still_get_it() -> None:
     dead.close()
     seen: list[str] = []
     broker.subscribe("c", lambda m: seen.append(m.payload))
-    broker.publish("c", "x")
-    assert seen == ["x"]
+    broker.publish("c", '"x"')
+    assert seen == ['"x"']
 
 
 # History
@@ -177,7 +177,7 @@ def test_a_closed_loop_loses_the_message_and_others_still_get_it() -> None:
 def test_only_persisted_messages_are_kept_newest_first() -> None:
     broker = MemoryBroker(clock=fixed_clock)
     broker.publish("c", "1", persist=True)
-    broker.publish("c", "not kept")
+    broker.publish("c", '"not kept"')
     broker.publish("c", "2", persist=True)
     page = broker.history("c")
     assert [m.payload for m in page.messages] == ["2", "1"]
@@ -210,7 +210,7 @@ def test_a_cursor_stays_put_while_new_messages_arrive() -> None:
     for i in range(4):
         broker.publish("c", str(i), persist=True)
     first = broker.history("c", limit=2)
-    broker.publish("c", "new", persist=True)
+    broker.publish("c", '"new"', persist=True)
     second = broker.history("c", limit=2, cursor=first.next_cursor)
     assert [m.payload for m in second.messages] == ["1", "0"]
 
@@ -262,7 +262,7 @@ def test_concurrent_publishers_lose_nothing() -> None:
 
     def publish(worker: int) -> None:
         for i in range(200):
-            broker.publish("c", f"{worker}:{i}", persist=True)
+            broker.publish("c", f'"{worker}:{i}"', persist=True)
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(publish, range(4)))
@@ -270,5 +270,5 @@ def test_concurrent_publishers_lose_nothing() -> None:
     assert (
         sorted(stored)
         == sorted(delivered)
-        == sorted(f"{w}:{i}" for w in range(4) for i in range(200))
+        == sorted(f'"{w}:{i}"' for w in range(4) for i in range(200))
     )

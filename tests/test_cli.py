@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +19,13 @@ import pytest
 import sock8
 import websockets.sync.client
 from sock8 import cli
-from sock8._gateway_defaults import MAX_FRAME_BYTES
+from sock8._gateway_defaults import (
+    MAX_FRAME_BYTES,
+    PRESENCE_BURST,
+    PRESENCE_RATE,
+    REQUEST_BURST,
+    REQUEST_RATE,
+)
 
 SECRET = "cli-test-secret-0123456789abcdef-01234"
 TIMEOUT = 20.0
@@ -57,11 +65,17 @@ def test_help_documents_every_option() -> None:
         "--max-frame-size",
         "--send-queue",
         "--history-size",
+        "--request-rate",
+        "--request-burst",
+        "--presence-rate",
+        "--presence-burst",
+        "--channels",
         "--log-level",
     } <= set(options)
     for option in options:
         assert option in result.stdout
     assert "SOCK8_SECRET" in result.stdout
+    assert "SOCK8_CHANNELS" in result.stdout
 
 
 def test_version() -> None:
@@ -81,6 +95,9 @@ def test_version() -> None:
         ["gateway", "--auth-timeout", "-1"],
         ["gateway", "--auth-timeout", "soon"],
         ["gateway", "--max-frame-size", "1.5"],
+        ["gateway", "--request-burst", "0"],
+        ["gateway", "--presence-rate", "0"],
+        ["gateway", "--channels"],
         ["gateway", "--log-level", "loud"],
     ],
 )
@@ -146,6 +163,10 @@ def test_options_reach_the_gateway_and_uvicorn(
         "--max-presence-size", "300",
         "--send-queue", "16",
         "--history-size", "7",
+        "--request-rate", "10.5",
+        "--request-burst", "40",
+        "--presence-rate", "2",
+        "--presence-burst", "3",
         "--ping-interval", "15",
         "--ping-timeout", "5",
         "--root-path", "/rt",
@@ -159,6 +180,8 @@ def test_options_reach_the_gateway_and_uvicorn(
     assert gateway.max_publish_bytes == 2000
     assert gateway.send_queue_size == 16
     assert gateway.leeway == 5
+    assert (gateway.request_rate, gateway.request_burst) == (10.5, 40)
+    assert (gateway.presence_rate, gateway.presence_burst) == (2, 3)
     assert gateway.verifier.audience == "my-app"
     assert gateway.verifier.issuer == "https://app.example"
     assert gateway.publish_verifier.audience == "my-app:publish"
@@ -185,6 +208,133 @@ def test_defaults(recorded: Recorded, monkeypatch: pytest.MonkeyPatch) -> None:
     assert gateway.allowed_origins is None
     assert gateway.verifier.audience == "sock8"
     assert gateway.max_frame_bytes == MAX_FRAME_BYTES
+    assert (gateway.request_rate, gateway.request_burst) == (REQUEST_RATE, REQUEST_BURST)
+    assert (gateway.presence_rate, gateway.presence_burst) == (PRESENCE_RATE, PRESENCE_BURST)
+    assert not gateway.rules.known  # no tree: any presence object on any granted channel
+
+
+# --channels: the app's channel tree for a gateway of its own
+
+APP_MODULE = """
+import types
+
+import sock8
+from pydantic import BaseModel
+
+
+class Typing(BaseModel):
+    typing: bool
+
+
+s8 = sock8.Sock8(secret="cli-channels-secret-0123456789abcdef-0")
+channels = s8.channels({
+    "chat.{roomId}.messages": sock8.channel(str, presence=Typing, history=True),
+    "admin.logs": str,
+})
+news = s8.channels({"news": sock8.channel(str, history=True)})
+both = (channels, news)
+mixed = [channels, {"news": str}]
+nothing = []
+settings = {"channels": channels}
+realtime = types.SimpleNamespace(channels=channels)
+"""
+
+ROOM = "chat.r1##roomId.messages"
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A directory holding the app's module, made current, and not on `sys.path`: as when the
+    installed `sock8` script runs there. Yields the module's name."""
+    name = f"cli_app_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(APP_MODULE)
+    (tmp_path / "broken_app.py").write_text(
+        "import sock8\nraise RuntimeError('no database\\nhere')\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    here = {"", ".", str(tmp_path)}
+    monkeypatch.setattr(sys, "path", [entry for entry in sys.path if entry not in here])
+    yield name
+    for module in (name, "broken_app"):
+        sys.modules.pop(module, None)
+
+
+def test_channels_bring_the_tree_to_the_gateway(
+    recorded: Recorded, monkeypatch: pytest.MonkeyPatch, app_dir: str
+) -> None:
+    monkeypatch.setenv("SOCK8_SECRET", SECRET)
+    assert cli.main(["gateway", "--channels", f"{app_dir}:channels"]) == 0
+    rules = recorded.app.state.gateway.rules
+    assert rules.known
+    assert rules.presence_allowed(ROOM)
+    assert not rules.presence_allowed("admin.logs")  # defined without presence
+    assert not rules.presence_allowed("other.channel")  # not in the tree
+    assert rules.history(ROOM) is True
+    assert rules.presence_validator(ROOM)({"typing": 1}) == {"typing": True}
+    with pytest.raises(ValueError, match="typing"):
+        rules.presence_validator(ROOM)({"typing": "maybe"})
+
+
+def test_channels_from_the_environment_and_dotted_or_several(
+    recorded: Recorded, monkeypatch: pytest.MonkeyPatch, app_dir: str
+) -> None:
+    monkeypatch.setenv("SOCK8_SECRET", SECRET)
+    monkeypatch.setenv("SOCK8_CHANNELS", f"{app_dir}:both")
+    assert cli.main(["gateway"]) == 0
+    rules = recorded.app.state.gateway.rules
+    assert rules.history("news") is True
+    assert rules.presence_allowed(ROOM)
+    # The option wins over the environment; an attribute path may be dotted.
+    assert cli.main(["gateway", "--channels", f"{app_dir}:realtime.channels"]) == 0
+    rules = recorded.app.state.gateway.rules
+    assert rules.history("news") is None
+    assert rules.presence_allowed(ROOM)
+
+
+@pytest.mark.parametrize(
+    ("spec", "error"),
+    [
+        ("{app}", "--channels '{app}': expected MODULE:ATTR, e.g. myapp:channels"),
+        ("{app}:", "--channels '{app}:': expected MODULE:ATTR, e.g. myapp:channels"),
+        (
+            "no_such_module_xyz:channels",
+            "--channels 'no_such_module_xyz:channels': cannot import 'no_such_module_xyz': "
+            "ModuleNotFoundError: No module named 'no_such_module_xyz'",
+        ),
+        (
+            "broken_app:channels",
+            "--channels 'broken_app:channels': cannot import 'broken_app': "
+            "RuntimeError: no database here",
+        ),
+        ("{app}:missing", "--channels '{app}:missing': '{app}' has no attribute 'missing'"),
+        (
+            "{app}:settings",
+            "--channels '{app}:settings': a dict, not a ChannelTree (or a list or tuple of them)",
+        ),
+        (
+            "{app}:mixed",
+            "--channels '{app}:mixed': a list holding a dict, not a ChannelTree "
+            "(or a list or tuple of them)",
+        ),
+        (
+            "{app}:nothing",
+            "--channels '{app}:nothing': a list that is empty, not a ChannelTree "
+            "(or a list or tuple of them)",
+        ),
+    ],
+)
+def test_channels_that_cannot_be_used_exit_2_with_one_line(
+    recorded: Recorded,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    app_dir: str,
+    spec: str,
+    error: str,
+) -> None:
+    monkeypatch.setenv("SOCK8_SECRET", SECRET)
+    assert cli.main(["gateway", "--channels", spec.format(app=app_dir)]) == 2
+    assert capsys.readouterr().err == f"sock8 gateway: {error.format(app=app_dir)}\n"
+    assert recorded.app is None
 
 
 def test_python_m_sock8_gateway_serves() -> None:

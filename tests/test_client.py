@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 import sock8
 from _gateway import Served, serve
@@ -38,11 +39,15 @@ from sock8.client import (
     RequestRefused,
     Unauthorized,
 )
+from sock8.client.dispatch import Dispatcher
+from sock8.client.grants import GrantState
+from sock8.client.inbox import Inbox
 from sock8.gateway import Gateway, ManualClock, create_app
 from sock8.integrations.starlette import with_sock8
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.routing import Mount
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.routing import Mount, Route
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as ws_serve
 
@@ -320,19 +325,35 @@ def test_backoff_grows_exponentially_up_to_the_cap_with_full_jitter() -> None:
 
 
 @pytest.mark.parametrize(
-    "options",
-    [{"base": 0}, {"base": 2, "cap": 1}, {"factor": 0.5}, {"reset_after": -1}],
+    ("options", "field"),
+    [
+        ({"base": 0}, "base"),
+        ({"base": 2, "cap": 1}, "cap"),
+        ({"factor": 0.5}, "factor"),
+        ({"reset_after": -1}, "reset_after"),
+    ],
 )
-def test_backoff_refuses_nonsense(options: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - each message names its own field
+def test_backoff_refuses_nonsense(options: dict[str, Any], field: str) -> None:
+    with pytest.raises(sock8.ConfigError, match=f"^{field} must"):
         Backoff(**options)
 
 
 def test_client_checks_its_arguments() -> None:
-    with pytest.raises(ValueError, match="http"):
-        sock8.Client("ws://app.example/api/channels")
-    with pytest.raises(ValueError, match="cookies"):
+    for url in ["ws://app.example/api/channels", "/api/channels", "http://[::1/api"]:
+        with pytest.raises(sock8.ConfigError, match="auth_url must be an http"):
+            sock8.Client(url)
+    with pytest.raises(sock8.ConfigError, match="cookies"):
         sock8.Client("http://app.example/api", cookies={"a": "b"}, http=object())  # type: ignore[arg-type]
+    with pytest.raises(sock8.ConfigError, match="max_queue"):
+        sock8.Client("http://app.example/api", max_queue=0)
+    for name in ("request_timeout", "open_timeout"):
+        for bad in (0, -1.0, math.nan):
+            options: dict[str, Any] = {name: bad}
+            with pytest.raises(sock8.ConfigError, match=f"^{name} must be positive"):
+                sock8.Client("http://app.example/api", **options)
+    for bad in (-1.0, math.nan):
+        with pytest.raises(sock8.ConfigError, match=r"^refresh_before must be zero or more"):
+            sock8.Client("http://app.example/api", refresh_before=bad)
 
 
 # Connecting, delivery, grants
@@ -484,6 +505,162 @@ def test_other_auth_route_failures() -> None:
     asyncio.run(main())
 
 
+# What the client does with the auth route's answer: the endpoint, redirects
+
+APP_URL = "https://app.example/api/channels"
+"""An auth route served over TLS, reached in-process (see `https_client`)."""
+
+
+def https_client(world: World, user: str, **options: Any) -> tuple[sock8.Client, httpx.AsyncClient]:
+    """A client of the world's app at `APP_URL`, signed in as `user`, and its HTTP client.
+
+    The client really requests an `https://` URL, so the endpoint rule sees what it sees in
+    production, without a TLS certificate (the test dependencies have no tool to make one):
+    httpx's ASGI transport, which `http=` is documented to take, carries the request to the
+    app's real `with_sock8` route in this process. Only the WebSocket goes over the network.
+    """
+    assert world.served is not None
+    session = f"s-{user}"
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=world.served.app), cookies={"session": session}
+    )
+    client = sock8.Client(APP_URL, http=http, headers={"X-CSRFToken": f"csrf-{session}"}, **options)
+    return client, http
+
+
+def test_refuses_an_unencrypted_endpoint_from_an_https_auth_route(world: World) -> None:
+    async def main() -> None:
+        assert world.served is not None
+        async with Relay(world.served.port) as relay:
+            world.s8.gateway_url = relay.ws_url  # ws:// on 127.0.0.1
+            client, http = https_client(world, "alice")
+            async with http:
+                with pytest.raises(AuthError) as refused:
+                    await client.connect()
+            assert "unencrypted endpoint" in str(refused.value)
+            assert "allow_insecure_endpoint=True" in str(refused.value)
+            # Terminal: the app's configuration is wrong, asking again would not change it.
+            assert not refused.value.retryable
+            assert client.state is CLOSED
+            assert client.error is refused.value
+            assert world.authenticated == ["alice"]  # the route answered...
+            assert relay.accepted == 0  # ...and the token never went to the endpoint
+
+            # A development set-up opts out: the endpoint is followed as it is.
+            client, http = https_client(world, "alice", allow_insecure_endpoint=True)
+            async with http, client:
+                world.inbox("alice").emit("over ws://")
+                assert (await receive(client)).payload == "over ws://"
+            assert relay.accepted == 1
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://127.0.0.1:{port}/connect", "https://127.0.0.1:{port}/connect", "/connect", "wss://"],
+)
+def test_refuses_an_endpoint_that_is_not_a_websocket_url(endpoint: str) -> None:
+    world = make_world()
+    returned: list[str] = []
+
+    async def authenticate(request: Request) -> JSONResponse:
+        # An auth route that is not sock8's: Sock8 itself only takes ws:// and wss:// URLs.
+        body = world.s8.issue_token("alice", [world.inbox("alice").id]).as_json()
+        return JSONResponse({**body, "endpoint": returned[0]})
+
+    app = Starlette(routes=[Route("/api/channels/authenticate", authenticate, methods=["POST"])])
+
+    async def main() -> None:
+        with serve(app) as served:
+            async with Relay(served.port) as relay:
+                returned.append(endpoint.format(port=relay.port))
+                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as tls:
+                    # Over the loopback, and at APP_URL; the opt-out does not let these in.
+                    for client in [
+                        sock8.Client(served.url("/api/channels"), allow_insecure_endpoint=True),
+                        sock8.Client(APP_URL, http=tls, allow_insecure_endpoint=True),
+                    ]:
+                        with pytest.raises(AuthError, match="not a ws:// or wss:// URL") as refused:
+                            await client.connect(timeout=WAIT)
+                        assert not refused.value.retryable
+                        assert client.error is refused.value
+                assert relay.accepted == 0
+
+    asyncio.run(main())
+
+
+def test_follows_a_wss_endpoint_on_another_host(world: World) -> None:
+    # The gateway on its own domain (realtime.example.com for app.example.com) is legitimate.
+    async def main() -> None:
+        assert world.served is not None
+        async with Relay(world.served.port) as relay:
+            # wss:// to a plain gateway: the client goes there, the TLS handshake fails, and
+            # the client retries as after any network failure.
+            world.s8.gateway_url = f"wss://127.0.0.1:{relay.port}/connect"
+            sleeper = Sleeper()
+            client, http = https_client(world, "alice", sleep=sleeper)
+            async with http:
+                connecting = asyncio.create_task(client.connect(timeout=None))
+                await sleeper.next()
+                assert relay.accepted == 1
+                assert client.state is CONNECTING
+                assert client.error is None
+                await client.close()
+                with pytest.raises(ClientClosed):
+                    await connecting
+
+    asyncio.run(main())
+
+
+def test_a_redirect_from_the_app_routes_is_a_terminal_error_and_is_not_followed() -> None:
+    world = make_world()
+    moved: list[str] = []
+
+    async def redirect(request: Request) -> RedirectResponse:
+        moved.append(request.method)
+        target = "/api/channels/" + request.path_params["rest"]
+        return RedirectResponse(target, status_code=307)
+
+    app = Starlette(
+        routes=[
+            Route("/moved/{rest:path}", redirect, methods=["GET", "POST"]),
+            Mount("/api/channels", app=with_sock8(world.s8, authorize=world.authorize)),
+        ]
+    )
+    signed_in = {"session": "s-alice"}
+    csrf = {"X-CSRFToken": "csrf-s-alice"}
+
+    async def main() -> None:
+        with serve(app) as served:
+            world.s8.gateway_url = served.ws_url
+            url = served.url("/moved")
+            # Followed, the redirect would take the session cookie and the CSRF header along:
+            # not with the client's own HTTP client, nor with one that follows by itself.
+            async with httpx.AsyncClient(follow_redirects=True, cookies=signed_in) as follows:
+                for client in [
+                    sock8.Client(url, cookies=signed_in, headers=csrf),
+                    sock8.Client(url, http=follows, headers=csrf),
+                ]:
+                    with pytest.raises(AuthError) as refused:
+                        await client.history(world.room("r1"))
+                    assert refused.value.status == 307
+                    assert "does not follow redirects" in str(refused.value)
+
+                    with pytest.raises(AuthError) as refused:
+                        await client.connect(timeout=WAIT)
+                    assert refused.value.status == 307
+                    assert not refused.value.retryable
+                    assert "redirect to '/api/channels/authenticate'" in str(refused.value)
+                    assert "does not follow redirects" in str(refused.value)
+                    assert client.state is CLOSED
+        # Each request reached the redirect; none went on to where it pointed.
+        assert moved == ["GET", "POST", "GET", "POST"]
+        assert world.authenticated == []
+
+    asyncio.run(main())
+
+
 # Presence and history
 
 
@@ -533,6 +710,67 @@ def test_presence_set_get_and_updates(world: World) -> None:
                 while (await updates.get()).removals != ("alice",):
                     pass
             assert set(await bob.get_presence(room)) == {"bob"}
+
+    asyncio.run(main())
+
+
+def test_presence_on_an_unsubscribed_channel_is_refused_at_once(world: World) -> None:
+    async def main() -> None:
+        room = world.room("r1")
+        # Were the refusal not matched to the request, it would wait for this timeout.
+        async with world.client("bob", request_timeout=3600) as client, asyncio.timeout(WAIT):
+            await client.unsubscribe(room)
+            with pytest.raises(RequestRefused) as refused:
+                await client.set_presence(room, {"typing": True})
+            assert (refused.value.code, refused.value.channel) == ("not_subscribed", room.id)
+            assert client.state is CONNECTED
+            assert await client.get_presence(room) == {}
+
+            await client.subscribe(room)
+            await client.set_presence(room, {"typing": True})
+            assert (await client.get_presence(room))["bob"].data == {"typing": True}
+
+    asyncio.run(main())
+
+
+def test_rate_limited_requests_fail_at_once_and_the_connection_stays() -> None:
+    async def main() -> None:
+        clock = ManualClock()  # the gateway's buckets refill only when the test moves it
+        limits: dict[str, Any] = {
+            "request_burst": 3,
+            "request_rate": 1,
+            "presence_burst": 1,
+            "presence_rate": 1,
+        }
+        with running(make_world(clock=clock), clock=clock, **limits) as world:
+            assert world.gateway is not None
+            room = world.room("r1")
+            async with world.client("alice", request_timeout=3600) as client:
+                async with asyncio.timeout(WAIT):
+                    await client.set_presence(room, {"typing": True})
+                    # The presence bucket is empty (the request bucket pays for this one too).
+                    with pytest.raises(RequestRefused) as refused:
+                        await client.set_presence(room, {"typing": False})
+                    assert (refused.value.code, refused.value.channel) == ("rate_limited", room.id)
+                    await client.get_presence(room)  # the request bucket's last token
+
+                    requests: list[Callable[[], Awaitable[object]]] = [
+                        lambda: client.subscribe(room),
+                        lambda: client.get_presence(world.room("r2")),
+                    ]
+                    for request in requests:
+                        with pytest.raises(RequestRefused) as refused:
+                            await request()
+                        assert refused.value.code == "rate_limited"
+                    assert refused.value.channel == world.room("r2").id
+                    assert world.gateway.stats.rate_limited == 3
+                    assert client.state is CONNECTED
+
+                    # Refilled: the same connection is served again.
+                    clock.advance(2)
+                    await client.set_presence(room, {"typing": False})
+                    assert (await client.get_presence(room))["alice"].data == {"typing": False}
+                    assert client.state is CONNECTED
 
     asyncio.run(main())
 
@@ -624,6 +862,54 @@ def test_refreshes_before_exp_on_the_live_connection() -> None:
                 await client.wait_for_state(CLOSED, timeout=WAIT)
                 assert isinstance(client.error, Unauthorized)
             assert seen == [CONNECTING, CONNECTED, CLOSED]
+
+    asyncio.run(main())
+
+
+def test_a_rate_limited_refresh_fails_at_once_and_the_timer_retries_it_soon() -> None:
+    async def main() -> None:
+        clock = ManualClock()
+        with running(
+            make_world(clock=clock), clock=clock, request_burst=1, request_rate=1
+        ) as world:
+            assert world.gateway is not None
+            sleeper = Sleeper()
+            grants: asyncio.Queue[tuple[str, ...]] = asyncio.Queue()
+            client = world.client(
+                "alice",
+                clock=clock.time,
+                sleep=sleeper,
+                backoff=Backoff(base=1, cap=4, random=lambda: 0.5),
+                # Were a refused refresh left waiting, it would wait for this timeout.
+                request_timeout=3600,
+                on_channels=grants.put_nowait,
+            )
+            async with client, asyncio.timeout(WAIT):
+                assert len(await grants.get()) == 3
+                timer, wake_timer = await sleeper.calls.get()
+                assert timer == TTL - 30
+                await client.get_presence(world.room("r1"))  # the bucket's one token
+
+                # A refresh the caller asks for fails with the gateway's code.
+                with pytest.raises(RequestRefused) as refused:
+                    await client.refresh()
+                assert (refused.value.code, refused.value.channel) == ("rate_limited", None)
+                assert client.state is CONNECTED
+
+                # The timer's own refresh is refused too, and retried after a backoff delay.
+                world.rooms["alice"].discard("r2")
+                wake_timer.set_result(None)
+                retry, wake_retry = await sleeper.calls.get()
+                assert retry == 0.5
+                assert world.gateway.stats.rate_limited == 2
+                clock.advance(1)  # a token back in the bucket
+                wake_retry.set_result(None)
+                assert set(await grants.get()) == {world.inbox("alice").id, world.room("r1").id}
+                assert world.authenticated == ["alice"] * 4
+                # The timer starts over for the new token.
+                timer, _ = await sleeper.calls.get()
+                assert timer == TTL - 30
+                assert client.state is CONNECTED
 
     asyncio.run(main())
 
@@ -856,5 +1142,32 @@ def test_requests_fail_when_the_connection_drops_before_the_answer(world: World)
         async with scripted(world, script), world.client("alice", sleep=Sleeper()) as client:
             with pytest.raises(ConnectionLost):
                 await client.get_presence("a")
+
+    asyncio.run(main())
+
+
+def test_one_presence_update_answers_every_set_presence_it_merged() -> None:
+    # The gateway merges presence changes still waiting in a connection's queue, so two
+    # set_presence calls on one channel may be answered by a single presenceUpdate.
+    async def main() -> None:
+        grants = GrantState()
+        grants.identity = "alice"
+        dispatcher = Dispatcher(Inbox(8), grants, lambda update: None)
+        first = dispatcher.expect("setPresence", "room")
+        second = dispatcher.expect("setPresence", "room")
+        other = dispatcher.expect("setPresence", "elsewhere")
+        entry = {"isConnected": True, "lastSeen": 1, "data": {"typing": False}}
+        await dispatcher.dispatch(
+            {"event": "presenceUpdate", "channel": "room", "updates": {"alice": entry}}
+        )
+        assert first.future.done()
+        assert second.future.done()
+        assert not other.future.done()
+        # Someone else's change answers nothing of ours.
+        third = dispatcher.expect("setPresence", "room")
+        await dispatcher.dispatch(
+            {"event": "presenceUpdate", "channel": "room", "updates": {"bob": entry}}
+        )
+        assert not third.future.done()
 
     asyncio.run(main())

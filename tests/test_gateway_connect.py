@@ -310,6 +310,20 @@ async def test_refresh_for_another_identity_is_refused(setup: Setup) -> None:
         assert "another identity" in error["message"]
 
 
+async def test_refresh_with_an_older_token_closes_4001(setup: Setup) -> None:
+    # The app took ROOM away at the second token; the first one still verifies.
+    older = setup.token(channels=(ROOM, LOGS))
+    setup.clock.advance(10)
+    async with peer(setup.server.ws_url, setup.token(channels=(LOGS,))) as client:
+        # The same issue time is fine: only older is refused.
+        await client.send(event="refresh", token=setup.token(channels=(LOGS,)))
+        assert (await client.recv())["event"] == "refreshed"
+        await client.send(event="refresh", token=older)
+        error = await expect_closed(client, 4001, "unauthorized")
+        assert error["message"] == "refresh refused: the token is older than the current one"
+    await until(lambda: setup.gateway.stats.connections == 0)
+
+
 @pytest.mark.parametrize("kind", ["expired", "other secret", "garbage"])
 async def test_refresh_with_a_bad_token_closes_4001(setup: Setup, kind: str) -> None:
     tokens: dict[str, Callable[[], str]] = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -157,7 +158,55 @@ def test_publish_without_a_publish_token_is_401(setup: Setup, authorization: str
 def test_publish_with_a_bad_body_is_400(setup: Setup, body: bytes, detail: str) -> None:
     response = setup.post(body, setup.publish_token())
     assert response.status_code == 400
-    assert response.json() == {"error": "bad_request", "detail": detail}
+    assert response.json() == {"error": "bad_request", "detail": response.json()["detail"]}
+    # "body is not JSON" says where, after a colon.
+    assert response.json()["detail"].startswith(detail)
+
+
+DEEPEST = sock8._core.MAX_PAYLOAD_DEPTH
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "1" + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        # Two readers, two channels: json.loads keeps the last, another reader the first.
+        (f'{{"channel": "{LOGS}", "payload": "hi", "channel": "{ROOM}"}}', "duplicate"),
+        (f'{{"channel": "{LOGS}", "payload": {{"to": "a", "to": "b"}}}}', "duplicate"),
+        (f'{{"channel": "{LOGS}", "payload": [{{"k": 1, "\\u006b": 2}}]}}', "duplicate"),
+        (f'{{"channel": "{LOGS}", "payload": 1, "persist": false, "persist": true}}', "duplicate"),
+        # Not JSON numbers: a double cannot hold them, and json.loads reads them as infinity.
+        (f'{{"channel": "{LOGS}", "payload": 1e400}}', "out of range"),
+        (f'{{"channel": "{LOGS}", "payload": [-1e400]}}', "out of range"),
+        (f'{{"channel": "{LOGS}", "payload": {"9" * 400}}}', "out of range"),
+        (f'{{"channel": "{LOGS}", "payload": Infinity}}', "expected value"),
+        (f'{{"channel": "{LOGS}", "payload": "\\ud800"}}', "surrogate"),
+        (f'{{"channel": "{LOGS}", "payload": {nested(DEEPEST + 1)}}}', "nested deeper"),
+        ('\ufeff{"channel": "admin.logs", "payload": 1}', "expected value"),
+    ],
+)
+def test_publish_with_a_body_that_is_not_strict_json_is_400(
+    setup: Setup, body: str, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        response = setup.post(body.encode(), setup.publish_token())
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "bad_request"
+    assert response.json()["detail"].startswith("body is not JSON: ")
+    assert why in response.json()["detail"]
+    assert setup.gateway.stats.published == 0
+    assert not caplog.records  # a refusal, not a failure with a traceback
+
+
+def test_publish_takes_payloads_as_deep_as_publishers_may_send(setup: Setup) -> None:
+    token = setup.publish_token()
+    body = f'{{"channel": "{LOGS}", "payload": {nested(DEEPEST)}, "persist": true}}'
+    assert setup.post(body.encode(), token).status_code == 202
+    (message,) = setup.gateway.broker.history(LOGS).messages
+    assert message.payload == nested(DEEPEST)
 
 
 def test_publish_over_the_size_limit_is_413() -> None:
@@ -253,6 +302,53 @@ def test_history_bad_query_is_400(setup: Setup, channel: str, query: str) -> Non
     response = setup.history(channel, setup.client_token(ROOM), query)
     assert response.status_code == 400
     assert response.json()["error"] == "bad_request"
+
+
+# Every answer is JSON, the router's refusals too
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/history/a%2Fb"),  # an escaped slash: two path segments to the router
+        ("GET", "/nowhere"),
+        ("GET", "/connect"),  # the WebSocket route does not answer plain HTTP
+        ("POST", "/history"),
+    ],
+)
+def test_an_unknown_path_is_a_json_404(setup: Setup, method: str, path: str) -> None:
+    response = httpx.request(method, setup.server.url(path), timeout=10)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.json() == {"error": "not_found"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", "/publish", "POST"),
+        ("PUT", "/publish", "POST"),
+        ("POST", "/health", "GET, HEAD"),
+        ("DELETE", f"/history/{quote(ROOM, safe='')}", "GET, HEAD"),
+    ],
+)
+def test_a_wrong_method_is_a_json_405_with_allow(
+    setup: Setup, method: str, path: str, allow: str
+) -> None:
+    response = httpx.request(method, setup.server.url(path), timeout=10)
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/json"
+    # Starlette keeps a route's methods in a set: any order.
+    assert set(response.headers["allow"].split(", ")) == set(allow.split(", "))
+    assert response.json() == {"error": "method_not_allowed"}
+
+
+def test_a_mounted_gateway_answers_json_too() -> None:
+    web = Starlette(routes=[Mount("/realtime", app=create_app(secret=SECRET))])
+    with TestClient(web) as client:
+        assert client.get("/realtime/publish").json() == {"error": "method_not_allowed"}
+        assert client.get("/realtime/history/a%2Fb").json() == {"error": "not_found"}
 
 
 # GET /health

@@ -80,6 +80,11 @@ def schemaless() -> Iterator[Setup]:
     yield from make_setup(with_tree=False, max_presence_bytes=64)
 
 
+@pytest.fixture(params=[True, False], ids=["schema", "no tree"])
+def either(request: pytest.FixtureRequest) -> Iterator[Setup]:
+    yield from make_setup(with_tree=request.param)
+
+
 def entry(data: dict[str, Any], stamp: int = STAMP) -> dict[str, Any]:
     return {"isConnected": True, "lastSeen": stamp, "data": data}
 
@@ -180,6 +185,29 @@ async def test_presence_on_a_channel_not_granted_is_forbidden(setup: Setup) -> N
             }
 
 
+async def test_presence_needs_a_subscription(setup: Setup) -> None:
+    url, room = setup.server.ws_url, setup.room
+    async with peer(url, setup.token("watcher")) as watcher, peer(url, setup.token("u1")) as u1:
+        await u1.send(event="unsubscribe", channel=room)
+        assert await u1.recv() == {"event": "unsubscribed", "channel": room}
+        await u1.send(event="setPresence", channel=room, data={"typing": True})
+        assert await u1.recv() == {
+            "event": "error",
+            "code": "not_subscribed",
+            "message": "subscribe to the channel to set presence",
+            "channel": room,
+        }
+        # Nothing stored, nothing broadcast (the watcher's next frame is the answer), and the
+        # connection stays.
+        assert await get_state(watcher, room) == {}
+        await u1.send(event="subscribe", channel=room)
+        assert await u1.recv() == {"event": "subscribed", "channel": room}
+        await u1.send(event="setPresence", channel=room, data={"typing": True})
+        expected = update(room, {"u1": entry({"typing": True, "name": "anonymous"})}, [])
+        assert await u1.recv() == expected
+        assert await watcher.recv() == expected
+
+
 async def test_presence_on_a_channel_without_presence_is_forbidden(setup: Setup) -> None:
     async with peer(setup.server.ws_url, setup.token("u1")) as u1:
         frames: list[dict[str, Any]] = [
@@ -212,6 +240,30 @@ async def test_presence_data_is_validated_against_the_schema(
         assert await get_state(u1, room) == {}
         await u1.send(event="setPresence", channel=room, data={"typing": True, "extra": "dropped"})
         assert (await u1.recv())["updates"]["u1"]["data"] == {"typing": True, "name": "anonymous"}
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"typing": True, "__proto__": {"isAdmin": True}}, "__proto__"),
+        ({"typing": True, "name": "x", "meta": {"constructor": {"prototype": {}}}}, "constructor"),
+        ({"typing": True, "tags": [{"prototype": 1}]}, "prototype"),
+    ],
+)
+async def test_prototype_keys_are_refused(either: Setup, data: dict[str, Any], key: str) -> None:
+    setup = either
+    url, room = setup.server.ws_url, setup.room
+    async with peer(url, setup.token("watcher")) as watcher, peer(url, setup.token("u1")) as u1:
+        await u1.send(event="setPresence", channel=room, data=data)
+        assert await u1.recv() == {
+            "event": "error",
+            "code": "invalid_presence",
+            "message": f"presence data may not use the key {key!r}",
+            "channel": room,
+        }
+        # Nothing stored, nothing broadcast, and the connection stays.
+        assert await get_state(watcher, room) == {}
+        assert await get_state(u1, room) == {}
 
 
 async def test_without_a_tree_any_object_is_accepted_up_to_the_size_limit(

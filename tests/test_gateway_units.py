@@ -1,5 +1,5 @@
-"""The gateway's parts without sockets: frames, clocks, the hub, presence, channel rules and
-configuration."""
+"""The gateway's parts without sockets: frames, clocks, the hub, presence, send queues, rate
+limits, channel rules and configuration."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ from sock8.gateway.frames import (
     parse_client_frame,
 )
 from sock8.gateway.hub import Hub
+from sock8.gateway.outbox import Outbox, PresenceChange
+from sock8.gateway.presence import PresenceEntry, unsafe_key
+from sock8.gateway.ratelimit import TokenBucket
 from sock8.publisher import Deliver, Message
 
 SECRET = "units-test-secret-0123456789abcdef-012"
@@ -170,6 +173,9 @@ class Sink:
     def offer(self, frame: str) -> None:
         self.frames.append(frame)
 
+    def offer_presence(self, change: PresenceChange) -> None:
+        self.frames.append(change.frame)
+
 
 class CountingBroker(sock8.MemoryBroker):
     def __init__(self) -> None:
@@ -206,7 +212,6 @@ def test_the_hub_subscribes_once_per_channel_and_serializes_once() -> None:
             hub.remove("a", sink)
         assert broker.subscriber_count("a") == 0
         assert len(hub) == 0
-        hub.broadcast("a", "nobody")  # no subscribers: nothing happens
         return sinks
 
     sinks = asyncio.run(main())
@@ -216,6 +221,43 @@ def test_the_hub_subscribes_once_per_channel_and_serializes_once() -> None:
     # One frame object for every subscriber: serialized once per message.
     assert all(sink.frames[0] is first for sink in sinks)
     assert all(len(sink.frames) == 1 for sink in sinks[1:])
+
+
+class RawBroker:
+    """Someone else's broker: hands payload text to subscribers as it was published, unchecked."""
+
+    def __init__(self) -> None:
+        self.deliver: Deliver | None = None
+
+    def subscribe(
+        self, channel: str, deliver: Deliver, *, loop: asyncio.AbstractEventLoop | None = None
+    ) -> Any:
+        self.deliver = deliver
+        return self
+
+    def close(self) -> None:
+        self.deliver = None
+
+
+def test_the_hub_drops_payload_text_that_is_not_one_json_value(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = RawBroker()
+    sink = Sink()
+
+    async def main() -> None:
+        hub = Hub(broker, asyncio.get_running_loop())  # type: ignore[arg-type]
+        hub.add("a", sink)
+        assert broker.deliver is not None
+        spliced = '"hi","channel":"notification.alice##userId"'
+        broker.deliver(Message("a", spliced, 1))
+        broker.deliver(Message("a", '{"n":1', 2))
+        broker.deliver(Message("a", '{"n":1}', 3))
+
+    asyncio.run(main())
+    # Only the valid message became a frame: the spliced one never reached the subscriber.
+    assert sink.frames == ['{"channel":"a","payload":{"n":1}}']
+    assert caplog.text.count("dropped a message for a") == 2
 
 
 # Presence store
@@ -283,11 +325,145 @@ def test_channel_rules_from_trees() -> None:
         blank.presence_validator("a")({"k": "v" * 20})
 
 
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"__proto__": {"isAdmin": True}}, "__proto__"),
+        ({"typing": True, "constructor": {"prototype": {"x": 1}}}, "constructor"),
+        ({"a": [1, {"b": [{"prototype": None}]}]}, "prototype"),
+        ({"a": {"b": {"c": {"__proto__": 1}}}}, "__proto__"),
+    ],
+)
+def test_prototype_keys_are_refused_at_any_depth(data: dict[str, Any], key: str) -> None:
+    assert unsafe_key(data) == key
+    s8 = sock8.Sock8(secret=SECRET, publisher=sock8.MemoryBroker())
+    tree = s8.channels({"c": sock8.channel(str, presence=Typing)})
+    # Refused before the schema, which would drop the unknown key and hide the attempt.
+    for rules in (ChannelRules([tree], 10_000), ChannelRules([], 10_000)):
+        with pytest.raises(ValueError, match=f"may not use the key '{key}'"):
+            rules.presence_validator("c")(data)
+
+
+def test_lookalike_keys_and_values_are_fine() -> None:
+    data = {"proto": "__proto__", "Constructor": ["constructor"], "x": {"__proto__x": 1}}
+    assert unsafe_key(data) is None
+    assert unsafe_key({"a": [[[[{}]]]]}) is None
+    deep: dict[str, Any] = {}
+    for _ in range(5000):  # deeper than Python's recursion limit: the walk is iterative
+        deep = {"d": deep}
+    assert unsafe_key(deep) is None
+
+
 def test_a_presence_schema_that_is_not_an_object_refuses_everything() -> None:
     s8 = sock8.Sock8(secret=SECRET, publisher=sock8.MemoryBroker())
     tree = s8.channels({"c": sock8.channel(str, presence=int)})
     with pytest.raises(ValueError, match=r"int_type|object"):
         ChannelRules([tree], 100).presence_validator("c")({"a": 1})
+
+
+# Send queues
+
+
+def change(channel: str, identity: str, data: dict[str, Any] | None) -> PresenceChange:
+    entry = None if data is None else PresenceEntry(True, 1000, data)
+    return PresenceChange(channel, identity, entry)
+
+
+def drain(outbox: Outbox) -> list[Any]:
+    async def take() -> list[Any]:
+        return [json.loads(await outbox.get()) for _ in range(len(outbox))]
+
+    return asyncio.run(take())
+
+
+def presence_frame(channel: str, updates: dict[str, Any], removals: list[str]) -> dict[str, Any]:
+    entries = {
+        who: {"isConnected": True, "lastSeen": 1000, "data": data} for who, data in updates.items()
+    }
+    return {"event": "presenceUpdate", "channel": channel, "updates": entries, "removals": removals}
+
+
+def test_waiting_presence_changes_merge_into_the_latest_per_identity() -> None:
+    outbox = Outbox(3)
+    for index in range(1000):
+        assert outbox.put_presence(change("room", "flooder", {"n": index}))
+    assert outbox.put_presence(change("room", "u2", {"n": 0}))
+    assert outbox.put_presence(change("room", "u3", {"n": 0}))
+    assert outbox.put_presence(change("room", "u2", None))  # u2 left: its update is dropped
+    assert outbox.put_presence(change("other", "flooder", {"n": 0}))
+    assert len(outbox) == 2  # one place per channel, however many changes
+    assert drain(outbox) == [
+        presence_frame("room", {"flooder": {"n": 999}, "u3": {"n": 0}}, ["u2"]),
+        presence_frame("other", {"flooder": {"n": 0}}, []),
+    ]
+    # Taken by the writer: the next change waits in a place of its own.
+    assert outbox.put_presence(change("room", "u2", {"n": 1}))
+    assert drain(outbox) == [presence_frame("room", {"u2": {"n": 1}}, [])]
+
+
+def test_presence_never_overtakes_another_frame() -> None:
+    outbox = Outbox(10)
+    outbox.put_presence(change("room", "u1", {"n": 1}))
+    outbox.put('{"channel":"room","payload":"after n=1"}')
+    # A change made after the message is not merged into the batch before it.
+    outbox.put_presence(change("room", "u1", {"n": 2}))
+    outbox.put_presence(change("room", "u1", {"n": 3}))
+    outbox.put('{"event":"presenceState"}')
+    outbox.put_presence(change("room", "u1", {"n": 4}))
+    assert drain(outbox) == [
+        presence_frame("room", {"u1": {"n": 1}}, []),
+        {"channel": "room", "payload": "after n=1"},
+        presence_frame("room", {"u1": {"n": 3}}, []),
+        {"event": "presenceState"},
+        presence_frame("room", {"u1": {"n": 4}}, []),
+    ]
+
+
+def test_an_unmerged_change_is_written_once_for_every_queue() -> None:
+    shared = change("room", "u1", {"typing": True})
+    outboxes = [Outbox(4) for _ in range(3)]
+    for outbox in outboxes:
+        outbox.put_presence(shared)
+
+    async def take() -> list[str]:
+        return [await outbox.get() for outbox in outboxes]
+
+    frames = asyncio.run(take())
+    assert all(frame is frames[0] for frame in frames)
+
+
+def test_a_notice_waits_at_most_once() -> None:
+    outbox = Outbox(3)
+    notice = error("rate_limited", "slow down")
+    for _ in range(1000):
+        assert outbox.put_notice("rate_limited", notice)
+    assert len(outbox) == 1
+    assert outbox.put('"x"')
+    assert outbox.put('"y"')
+    assert not outbox.put('"z"')  # full: the caller closes the connection
+    assert not outbox.put_presence(change("room", "u1", {}))
+    assert outbox.put_notice("rate_limited", notice)  # one is waiting: this takes no place
+    assert drain(outbox) == [json.loads(notice), "x", "y"]
+    # Once the waiting one is taken, the next refusal is told again.
+    assert outbox.put_notice("rate_limited", notice)
+    assert drain(outbox) == [json.loads(notice)]
+
+
+# Rate limits
+
+
+def test_token_bucket() -> None:
+    bucket = TokenBucket(rate=2, burst=3, now=100.0)
+    assert [bucket.take(100.0) for _ in range(4)] == [True, True, True, False]
+    assert bucket.take(100.25) is False  # half a token
+    assert bucket.take(100.5) is True
+    assert bucket.take(100.5) is False
+    # Refills up to the burst, never beyond.
+    assert [bucket.take(1000.0) for _ in range(4)] == [True, True, True, False]
+    # A clock that goes back refills nothing, and does not count the same time twice.
+    assert bucket.take(900.0) is False
+    assert bucket.take(1000.25) is False
+    assert bucket.take(1000.5) is True
 
 
 # Configuration
@@ -355,6 +531,10 @@ def test_s8_excludes_its_own_settings(options: dict[str, Any]) -> None:
         "send_queue_size",
         "history_size",
         "close_timeout",
+        "request_rate",
+        "request_burst",
+        "presence_rate",
+        "presence_burst",
     ],
 )
 def test_limits_must_be_positive(option: str) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Iterator
 
 import jwt
 import pytest
 import sock8
 from _gateway import Served, serve
+from _http_recorder import recorder
 from sock8 import HttpPublisher, PublishError
 from sock8.gateway import Gateway
 from sock8.http_publisher import gateway_http_base, publish_audience
@@ -58,28 +60,32 @@ def test_bad_settings() -> None:
         HttpPublisher("ws://h/connect", SECRET, token_ttl=10)
 
 
-def test_publish_tokens_are_cached_and_renewed(monkeypatch: pytest.MonkeyPatch) -> None:
-    now = [1_800_000_000.0]
-    monkeypatch.setattr("sock8.http_publisher.time.time", lambda: now[0])
+def test_publish_tokens_are_signed_per_request() -> None:
     publisher = HttpPublisher("ws://h/connect", SECRET, audience="app", issuer="me", token_ttl=300)
-    first = publisher._publish_token()
-    claims = jwt.decode(
-        first,
-        SECRET,
-        algorithms=["HS256"],
-        audience="app:publish",
-        issuer="me",
-        options={"verify_exp": False, "verify_iat": False},
-    )
-    assert claims["sub"] == "sock8:publisher"
-    assert claims["channels"] == []
+    with recorder() as server:
+        publisher.publish_url = server.url("/publish")
+        publisher.publish("a.b", "1")
+        publisher.publish("a.b", "2")
+    publisher.close()
+    tokens = [r.authorization.removeprefix("Bearer ") for r in server.requests if r.authorization]
+    assert len(tokens) == 2
+    claims = [
+        jwt.decode(
+            token,
+            SECRET,
+            algorithms=["HS256"],
+            audience="app:publish",
+            issuer="me",
+            options={"verify_exp": False, "verify_iat": False},
+        )
+        for token in tokens
+    ]
+    assert all(c["sub"] == "sock8:publisher" and c["channels"] == [] for c in claims)
     # Backdated by the skew allowance, so that a gateway clock a little behind accepts it.
-    assert claims["iat"] == now[0] - 30
-    assert claims["exp"] == now[0] - 30 + 300
-    now[0] += 200
-    assert publisher._publish_token() == first
-    now[0] += 40  # within 2 * skew of exp: renewed
-    assert publisher._publish_token() != first
+    assert all(c["exp"] - c["iat"] == 300 for c in claims)
+    assert all(time.time() - 30 - 5 <= c["iat"] <= time.time() - 30 for c in claims)
+    # A fresh token (its own jti) per request: none is kept between requests.
+    assert claims[0]["jti"] != claims[1]["jti"]
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +190,43 @@ def test_emit_wraps_nothing_twice(transport: str) -> None:
     with pytest.raises(PublishError, match="could not reach") as caught:
         tree.a.emit("x")
     assert "publishing to" not in str(caught.value)
+
+
+# Redirects: a publisher never sends its token to the address a redirect names.
+
+REDIRECTS = [301, 302, 303, 307, 308]
+
+
+@pytest.mark.parametrize("status", REDIRECTS)
+def test_a_redirect_is_a_publish_error_and_the_token_stays_home(
+    status: int, transport: str
+) -> None:
+    with recorder(status=200, body=b'{"messages":[],"nextCursor":null}') as elsewhere:
+        target = elsewhere.url("/stolen?x=" + "y" * 300)
+        with recorder(status=status, headers={"Location": target}) as gateway:
+            publisher = HttpPublisher(gateway.url("/connect"), SECRET)
+            with pytest.raises(PublishError) as publishing:
+                publisher.publish(ROOM, '{"text":"hi"}')
+            with pytest.raises(PublishError) as reading:
+                publisher.history(ROOM)
+            publisher.close()
+        # The redirect was answered, not followed: the other server never heard from us.
+        assert elsewhere.requests == []
+    assert [r.method for r in gateway.requests] == ["POST", "GET"]
+    assert all(r.authorization and r.authorization.startswith("Bearer ") for r in gateway.requests)
+    for caught in (publishing, reading):
+        message = str(caught.value)
+        assert f"answered {status}" in message
+        assert "redirect" in message
+        # The Location is named, cut short.
+        assert elsewhere.url("/stolen?x=yyy") in message
+        assert "y" * 300 not in message
+        assert len(message) < 500
+
+
+def test_a_redirect_without_location_is_a_publish_error(transport: str) -> None:
+    with recorder(status=302) as gateway:
+        publisher = HttpPublisher(gateway.url("/connect"), SECRET)
+        with pytest.raises(PublishError, match=r"answered 302, a redirect \(no Location\)"):
+            publisher.publish(ROOM, "1")
+        publisher.close()

@@ -4,11 +4,20 @@ server on a local port, driven by a real aiohttp client)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from _apps import BASE, Answer, App, Client, ContractTests, import_without, make_app
+from _apps import (
+    BASE,
+    Answer,
+    App,
+    Client,
+    ContractTests,
+    import_without,
+    make_app,
+    request_headers,
+)
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sock8 import Connection
@@ -22,8 +31,15 @@ class _Client:
         self._loop = loop
         self._client = client
 
-    def request(self, method: str, path: str, *, user: str | None = None) -> Answer:
-        headers = {} if user is None else {"X-User": user}
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        user: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        headers = request_headers(user, headers)
         return self._loop.run_until_complete(self._request(method, BASE + path, headers))
 
     async def _request(self, method: str, path: str, headers: dict[str, str]) -> Answer:
@@ -35,10 +51,10 @@ class TestAiohttp(ContractTests):
     """The contract, with the sub-application added to an aiohttp app."""
 
     def make_client(
-        self, app: App, authorize: Callable[[Connection[Any]], Any]
+        self, app: App, authorize: Callable[[Connection[Any]], Any], **options: Any
     ) -> Iterator[Client]:
         web_app = web.Application()
-        web_app.add_subapp(BASE, with_sock8(app.s8, authorize=authorize))
+        web_app.add_subapp(BASE, with_sock8(app.s8, authorize=authorize, **options))
         loop = asyncio.new_event_loop()
 
         async def start() -> TestClient[Any, Any]:

@@ -3,12 +3,23 @@ session and CSRF middleware on (CSRF checks enforced, as in production)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import django  # type: ignore[import-untyped]
 import pytest
-from _apps import BASE, Answer, App, Client, ContractTests, import_without, make_app
+from _apps import (
+    BASE,
+    PARTNER,
+    Answer,
+    App,
+    Client,
+    ContractTests,
+    counted,
+    import_without,
+    make_app,
+    request_headers,
+)
 from django.conf import settings  # type: ignore[import-untyped]
 from sock8 import Connection
 from sock8.integrations.django import with_sock8
@@ -53,13 +64,15 @@ def login(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
-def urls(app: App, authorize: Callable[[Connection[Any]], Any]) -> URLConf:
-    """The test site: the sock8 patterns included under `BASE`, plus a page and a login."""
+def urls(app: App, authorize: Callable[[Connection[Any]], Any], **options: Any) -> URLConf:
+    """The test site: the sock8 patterns included under `BASE` (`options` go to `with_sock8`),
+    plus a page and a login."""
+    patterns = with_sock8(app.s8, authorize=authorize, **options)
     return URLConf(
         [
             path("csrf", csrf),
             path("login", login),
-            path(BASE.strip("/") + "/", include(with_sock8(app.s8, authorize=authorize))),
+            path(BASE.strip("/") + "/", include(patterns)),
         ]
     )
 
@@ -69,22 +82,33 @@ class _Client:
         self._client = client
         self._csrf_token = csrf_token
 
-    def request(self, method: str, path: str, *, user: str | None = None) -> Answer:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        user: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
         # What the browser does: X-CSRFToken carries the csrftoken cookie's value.
-        headers = {"X-CSRFToken": self._csrf_token}
-        if user is not None:
-            headers["X-User"] = user
-        response = self._client.generic(method, BASE + path, headers=headers)
+        sent = {"X-CSRFToken": self._csrf_token, **request_headers(user, headers)}
+        response = self._client.generic(method, BASE + path, headers=sent)
         return Answer.of(response.status_code, response.content.decode(), response.headers.items())
 
 
 class TestDjango(ContractTests):
     """The contract, with the patterns included in a Django URLconf."""
 
+    site_origin = "http://testserver"
+    csrf_checks_origin = True
+
     def make_client(
-        self, app: App, authorize: Callable[[Connection[Any]], Any]
+        self, app: App, authorize: Callable[[Connection[Any]], Any], **options: Any
     ) -> Iterator[Client]:
-        with override_settings(ROOT_URLCONF=urls(app, authorize)):
+        # A Django site that lets another site's pages POST must trust it for CSRF too.
+        with override_settings(
+            ROOT_URLCONF=urls(app, authorize, **options), CSRF_TRUSTED_ORIGINS=[PARTNER]
+        ):
             client = DjangoClient(enforce_csrf_checks=True)
             yield _Client(client, client.get("/csrf").json()["csrf"])
 
@@ -131,6 +155,28 @@ def test_behind_session_and_csrf_middleware(kind: str) -> None:
         assert answer.status_code == 200
         assert answer.json()["identity"] == "u1"
         assert answer.json()["channels"] == app.granted_ids("u1")
+
+
+@pytest.mark.parametrize("options", [{}, {"allowed_origins": ["http://testserver"]}])
+def test_a_cross_site_form_post_is_refused_by_csrf(options: dict[str, Any]) -> None:
+    # What another site's page can make a signed-in user's browser send: the session and
+    # csrftoken cookies, a form body, its own Origin; not the token, which it cannot read.
+    app = make_app()
+    runs: list[Any] = []
+    authorize = counted(session_authorizers(app)["sync"], runs)
+    with override_settings(ROOT_URLCONF=urls(app, authorize, **options)):
+        client = DjangoClient(enforce_csrf_checks=True)
+        client.get("/csrf")
+        client.get("/login", {"user": "u1"})
+        for headers in [
+            {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "cross-site"},
+            {},
+        ]:
+            answer = client.post(f"{BASE}/authenticate", {"a": "b"}, headers=headers)
+            assert answer.status_code == 403
+            assert b"CSRF verification failed" in answer.content
+        assert runs == []
 
 
 def test_returns_url_patterns_for_include() -> None:

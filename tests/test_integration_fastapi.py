@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from _apps import BASE, Answer, App, Client, ContractTests, import_without, make_app
+from _apps import (
+    BASE,
+    Answer,
+    App,
+    Client,
+    ContractTests,
+    import_without,
+    make_app,
+    request_headers,
+)
 from fastapi import APIRouter, FastAPI, Request
 from sock8 import Connection
 from sock8.integrations.fastapi import with_sock8
@@ -23,8 +32,15 @@ class _Client:
     def __init__(self, client: TestClient) -> None:
         self._client = client
 
-    def request(self, method: str, path: str, *, user: str | None = None) -> Answer:
-        headers = {} if user is None else {"X-User": user}
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        user: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        headers = request_headers(user, headers)
         response = self._client.request(method, BASE + path, headers=headers)
         return Answer.of(response.status_code, response.text, response.headers.items())
 
@@ -33,10 +49,10 @@ class TestFastAPI(ContractTests):
     """The contract, with the router included in a FastAPI app."""
 
     def make_client(
-        self, app: App, authorize: Callable[[Connection[Any]], Any]
+        self, app: App, authorize: Callable[[Connection[Any]], Any], **options: Any
     ) -> Iterator[Client]:
         web = FastAPI()
-        web.include_router(with_sock8(app.s8, authorize=authorize), prefix=BASE)
+        web.include_router(with_sock8(app.s8, authorize=authorize, **options), prefix=BASE)
         with TestClient(web) as client:
             yield _Client(client)
 

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from _apps import BASE, Answer, App, Client, ContractTests, import_without, make_app
+from _apps import (
+    BASE,
+    Answer,
+    App,
+    Client,
+    ContractTests,
+    import_without,
+    make_app,
+    request_headers,
+)
 from flask import Blueprint, Flask, Request
 from flask.testing import FlaskClient
 from sock8 import Connection
@@ -19,18 +28,25 @@ class _Client:
     def __init__(self, client: FlaskClient) -> None:
         self._client = client
 
-    def request(self, method: str, path: str, *, user: str | None = None) -> Answer:
-        headers = {} if user is None else {"X-User": user}
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        user: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        headers = request_headers(user, headers)
         response = self._client.open(BASE + path, method=method, headers=headers)
         return Answer.of(
             response.status_code, response.get_data(as_text=True), response.headers.items()
         )
 
 
-def flask_app(app: App, authorize: Callable[[Connection[Any]], Any]) -> Flask:
-    """A Flask app with the blueprint registered at `BASE`."""
+def flask_app(app: App, authorize: Callable[[Connection[Any]], Any], **options: Any) -> Flask:
+    """A Flask app with the blueprint registered at `BASE`; `options` go to `with_sock8`."""
     web = Flask(__name__)
-    web.register_blueprint(with_sock8(app.s8, authorize=authorize), url_prefix=BASE)
+    web.register_blueprint(with_sock8(app.s8, authorize=authorize, **options), url_prefix=BASE)
     return web
 
 
@@ -38,9 +54,9 @@ class TestFlask(ContractTests):
     """The contract, with the blueprint registered on a Flask app."""
 
     def make_client(
-        self, app: App, authorize: Callable[[Connection[Any]], Any]
+        self, app: App, authorize: Callable[[Connection[Any]], Any], **options: Any
     ) -> Iterator[Client]:
-        with flask_app(app, authorize).test_client() as client:
+        with flask_app(app, authorize, **options).test_client() as client:
             yield _Client(client)
 
     @staticmethod

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from _apps import BASE, Answer, App, Client, ContractTests, import_without, make_app
+from _apps import (
+    BASE,
+    Answer,
+    App,
+    Client,
+    ContractTests,
+    import_without,
+    make_app,
+    request_headers,
+)
 from sock8 import Connection
 from sock8.integrations.starlette import with_sock8
 from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import Mount
 
@@ -26,8 +37,15 @@ class _Client:
     def __init__(self, client: TestClient) -> None:
         self._client = client
 
-    def request(self, method: str, path: str, *, user: str | None = None) -> Answer:
-        headers = {} if user is None else {"X-User": user}
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        user: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        headers = request_headers(user, headers)
         response = self._client.request(method, BASE + path, headers=headers)
         return Answer.of(response.status_code, response.text, response.headers.items())
 
@@ -36,9 +54,10 @@ class TestStarlette(ContractTests):
     """The contract, with the adapter mounted in a Starlette app."""
 
     def make_client(
-        self, app: App, authorize: Callable[[Connection[Any]], Any]
+        self, app: App, authorize: Callable[[Connection[Any]], Any], **options: Any
     ) -> Iterator[Client]:
-        web = Starlette(routes=[Mount(BASE, app=with_sock8(app.s8, authorize=authorize))])
+        mounted = with_sock8(app.s8, authorize=authorize, **options)
+        web = Starlette(routes=[Mount(BASE, app=mounted)])
         with TestClient(web) as client:
             yield _Client(client)
 
@@ -68,6 +87,38 @@ def test_sync_authorize_runs_off_the_event_loop() -> None:
     with TestClient(web) as client:
         assert client.post(BASE + "/authenticate").status_code == 200
     assert on_loop == [False]
+
+
+@pytest.mark.parametrize(
+    ("allowed_origins", "status"), [(None, 200), (["https://app.example"], 403)]
+)
+def test_wildcard_cors_with_credentials_hands_every_site_the_token(
+    allowed_origins: list[str] | None, status: int
+) -> None:
+    # The README's warning: with allow_credentials, CORSMiddleware echoes any Origin back, so
+    # any site's page may read the answer. allowed_origins still refuses other sites.
+    app = make_app()
+    mounted = with_sock8(
+        app.s8,
+        authorize=lambda conn: conn.grant(app.channels.admin.logs),
+        allowed_origins=allowed_origins,
+    )
+    web = Starlette(
+        routes=[Mount(BASE, app=mounted)],
+        middleware=[
+            Middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True),
+        ],
+    )
+    evil = {"Origin": "https://evil.example", "Cookie": "session=victim"}
+    with TestClient(web) as client:
+        response = client.post(BASE + "/authenticate", headers=evil)
+    assert response.headers["access-control-allow-origin"] == "https://evil.example"
+    assert response.headers["access-control-allow-credentials"] == "true"
+    assert response.status_code == status
+    if status == 200:
+        assert "token" in response.json()
+    else:
+        assert response.json() == {"error": "forbidden_origin"}
 
 
 def test_missing_starlette_is_a_one_line_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1054,6 +1054,7 @@ def test_constants() -> None:
         core.MAX_JSON_DEPTH,
         core.MAX_CHANNELS,
         core.MIN_SECRET_BYTES,
+        core.MAX_PAYLOAD_DEPTH,
     ) == (
         ref.MAX_WIRE_ID_BYTES,
         ref.MAX_SEGMENTS,
@@ -1061,6 +1062,7 @@ def test_constants() -> None:
         ref.MAX_JSON_DEPTH,
         ref.MAX_CHANNELS,
         ref.MIN_SECRET_BYTES,
+        ref.MAX_PAYLOAD_DEPTH,
     )
 
 
@@ -1781,6 +1783,66 @@ def test_raw_json_parity(
             impl.Verifier(S1, max_depth=max_depth, audience=audience), token, NOW
         )
     )
+
+
+# §5 Payload JSON: check_json takes any one value, so the corpus above is used three ways: in
+# an object, as a bare value, and wrapped; plus text of JSON's characters and raw bytes.
+
+JSON_CHARACTERS = '{}[],:"\\ \t\n\r0123456789.eE+-tfrnaulsxd\u00e9'
+
+
+def _member_value(member: bytes) -> bytes:
+    """The value of a raw member (`"x":1e400,` gives `1e400`), or the member itself."""
+    return member.split(b":", 1)[-1].rstrip(b",") if b":" in member else member
+
+
+RAW_PAYLOADS = st.one_of(
+    st.builds(
+        lambda member, wrap: wrap[0] + b"{" + member + b'"a":1}' + wrap[1],
+        st.sampled_from(RAW_MEMBERS),
+        st.sampled_from(RAW_WRAPS),
+    ),
+    st.builds(
+        lambda member, wrap: wrap[0] + _member_value(member) + wrap[1],
+        st.sampled_from(RAW_MEMBERS),
+        st.sampled_from(RAW_WRAPS),
+    ),
+    st.builds(
+        _nest,
+        st.sampled_from([1, 2, 63, 64, 65, 127, 128, 129, 2000]),
+        st.sampled_from(["array", "object"]),
+    ),
+    st.text(JSON_CHARACTERS, max_size=60),
+    st.binary(max_size=40),
+)
+
+
+def check_json_of(impl: ModuleType) -> Callable[..., None]:
+    """`check_json` of an implementation (the Rust one lives in `sock8._core`)."""
+    checker: Callable[..., None] = (sock8._core if impl is RUST else impl).check_json
+    return checker
+
+
+@budget(600)
+@given(
+    text=RAW_PAYLOADS,
+    as_str=st.booleans(),
+    max_depth=st.sampled_from([None, None, 1, 2, 8, 64, 128]),
+)
+def test_check_json_parity(text: str | bytes, as_str: bool, max_depth: int | None) -> None:
+    if isinstance(text, bytes) and as_str:
+        text = text.decode("utf-8", "surrogateescape")  # invalid UTF-8: lone surrogates
+    same(lambda impl: check_json_of(impl)(text, max_depth=max_depth))
+
+
+@pytest.mark.parametrize("max_depth", [0, -1, 129, 2**70, True, 1.0, "8"])
+def test_check_json_depth_setting_parity(max_depth: object) -> None:
+    same(lambda impl: check_json_of(impl)("1", max_depth=max_depth))
+
+
+@pytest.mark.parametrize("text", [None, 1, bytearray(b"1"), memoryview(b"1"), ["1"]])
+def test_check_json_type_parity(text: object) -> None:
+    same(lambda impl: check_json_of(impl)(text))
 
 
 @st.composite

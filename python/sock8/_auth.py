@@ -7,6 +7,9 @@ the `Reply` into its framework's response. The routes (DESIGN §6):
   500 when `authorize` raised (logged on the `sock8` logger, nothing leaked to the client).
 - `GET {base}/{wire id}/history?limit=&cursor=`: `authorize` is run again for this request;
   401 unless it granted the channel; 400 for a bad id, `limit` or `cursor`.
+
+With `allowed_origins`, both routes first refuse browser requests from other sites with 403
+(`_check_origin`), before `authorize` runs.
 """
 
 from __future__ import annotations
@@ -16,21 +19,22 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias
+from urllib.parse import urlsplit
 
 from typing_extensions import TypeVar
 
 from sock8._core import parse_channel
 from sock8.connection import Connection
-from sock8.errors import ChannelError
+from sock8.errors import ChannelError, ConfigError
 from sock8.publisher import HistoryPage
 
 if TYPE_CHECKING:
     from sock8.app import Sock8
 
-__all__ = ["AuthRoutes", "Authorize", "Reply", "is_async"]
+__all__ = ["AuthRoutes", "Authorize", "Headers", "Reply", "is_async"]
 
 logger = logging.getLogger("sock8")
 
@@ -61,6 +65,15 @@ class Reply:
     headers: dict[str, str] = field(default_factory=_no_store)
 
 
+class Headers(Protocol):
+    """A request's headers, looked up by name whatever its case: Starlette's `Headers`,
+    Werkzeug's `EnvironHeaders`, Django's `HttpHeaders`, aiohttp's `CIMultiDictProxy`."""
+
+    def get(self, key: str, /) -> str | None:
+        """The header's value, or `None` when the request has none."""
+        ...
+
+
 def _unauthorized() -> Reply:
     return Reply(401, {"error": "unauthorized"})
 
@@ -71,6 +84,85 @@ def _internal() -> Reply:
 
 def _bad_request(detail: str) -> Reply:
     return Reply(400, {"error": "bad_request", "detail": detail})
+
+
+def _forbidden_origin() -> Reply:
+    return Reply(403, {"error": "forbidden_origin"})
+
+
+_CROSS_SITE = frozenset({"cross-site", "same-site"})
+"""`Sec-Fetch-Site` values of a request that another site's page made."""
+
+
+def _origin(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"allowed_origins must hold str origins, not {type(value).__name__}")
+    if value.strip() == "*":
+        raise ConfigError("allowed_origins: '*' would let every site in; list the origins")
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (
+        parts is None
+        or parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ConfigError(
+            f"allowed_origins: {value!r} is not an origin (scheme://host[:port], "
+            "like 'https://app.example.com')"
+        )
+    # Browsers send the serialized origin: lower-case scheme and host, no default port.
+    scheme = parts.scheme.lower()
+    netloc = parts.netloc.lower()
+    if port == {"http": 80, "https": 443}[scheme]:
+        netloc = netloc.rpartition(":")[0]
+    return f"{scheme}://{netloc}"
+
+
+def _allowed_origins(origins: Iterable[str] | None) -> frozenset[str] | None:
+    """`with_sock8(allowed_origins=...)` checked and normalized; `None` means no check.
+
+    Raises:
+        TypeError: `origins` is a single `str`, or holds something else than `str`s.
+        ConfigError: an entry is `*`, or not `scheme://host[:port]` (a path, a query, user info).
+    """
+    if origins is None:
+        return None
+    if isinstance(origins, str):
+        # A str is an iterable of one-letter "origins": surely a missing pair of brackets.
+        raise TypeError(f"allowed_origins must be a list of origins, not the str {origins!r}")
+    return frozenset(_origin(origin) for origin in origins)
+
+
+def _check_origin(allowed: frozenset[str] | None, headers: Headers) -> Reply | None:
+    """403 `forbidden_origin` for a browser request from a site `allowed` does not list.
+
+    A page can make the user's browser send a form POST (or load a GET) to the auth routes
+    from any site, with the user's cookies; sock8 sets no CORS headers, so that page cannot read
+    the token, but `authorize` and its side effects would run. Browsers say where a request
+    comes from: `Origin` on every POST and CORS request, `Sec-Fetch-Site` on every request
+    (recent browsers). Page scripts can set neither. Requests with neither header come from
+    non-browser clients, which hold no victim's cookies: they pass.
+    """
+    if allowed is None:
+        return None
+    origin = headers.get("origin")
+    if origin is not None:
+        if origin.lower() in allowed:
+            return None
+        logger.info("refused a request to the auth routes from origin %r", origin[:200])
+        return _forbidden_origin()
+    site = headers.get("sec-fetch-site")
+    if site is not None and site.lower() in _CROSS_SITE:
+        logger.info("refused a %s request to the auth routes without Origin", site[:40])
+        return _forbidden_origin()
+    return None
 
 
 def is_async(function: object) -> bool:
@@ -135,25 +227,45 @@ class AuthRoutes(Generic[RequestT]):
 
     Async frameworks call `authenticate` and `history`: a sync `authorize` runs in a worker
     thread (`run_sync`), an async one on the loop. Sync frameworks call `authenticate_sync` and
-    `history_sync`: an async `authorize` runs through asgiref's `async_to_sync`.
+    `history_sync`: an async `authorize` runs through asgiref's `async_to_sync`. Every method
+    takes the request's `headers` (for the `allowed_origins` check) besides the request itself.
+
+    Raises:
+        TypeError: `authorize` is not callable; `allowed_origins` is a `str` or holds non-`str`s.
+        ConfigError: an entry of `allowed_origins` is `*` or not an origin.
     """
 
-    def __init__(self, s8: Sock8, authorize: Authorize[RequestT]) -> None:
+    def __init__(
+        self,
+        s8: Sock8,
+        authorize: Authorize[RequestT],
+        *,
+        allowed_origins: Iterable[str] | None = None,
+    ) -> None:
         if not callable(authorize):
             raise TypeError(f"authorize must be callable, not {authorize!r}")
         self._s8 = s8
         self._authorize = authorize
         self._is_async = is_async(authorize)
+        self._allowed_origins = _allowed_origins(allowed_origins)
 
-    async def authenticate(self, request: RequestT, *, run_sync: RunSync | None = None) -> Reply:
+    async def authenticate(
+        self, request: RequestT, *, headers: Headers, run_sync: RunSync | None = None
+    ) -> Reply:
         """`POST {base}/authenticate` in an async view."""
+        refused = _check_origin(self._allowed_origins, headers)
+        if refused is not None:
+            return refused
         conn = Connection(request)
         if not await self._run(conn, run_sync):
             return _internal()
         return self._issue(conn)
 
-    def authenticate_sync(self, request: RequestT) -> Reply:
+    def authenticate_sync(self, request: RequestT, *, headers: Headers) -> Reply:
         """`POST {base}/authenticate` in a sync view."""
+        refused = _check_origin(self._allowed_origins, headers)
+        if refused is not None:
+            return refused
         conn = Connection(request)
         if not self._run_sync(conn):
             return _internal()
@@ -166,10 +278,11 @@ class AuthRoutes(Generic[RequestT]):
         limit: str | None,
         cursor: str | None,
         *,
+        headers: Headers,
         run_sync: RunSync | None = None,
     ) -> Reply:
         """`GET {base}/{channel}/history` in an async view; `channel` is the decoded path part."""
-        query = _history_query(channel, limit, cursor)
+        query = self._checked_query(headers, channel, limit, cursor)
         if isinstance(query, Reply):
             return query
         conn = Connection(request)
@@ -180,10 +293,16 @@ class AuthRoutes(Generic[RequestT]):
         return await self._read(query)
 
     def history_sync(
-        self, request: RequestT, channel: str, limit: str | None, cursor: str | None
+        self,
+        request: RequestT,
+        channel: str,
+        limit: str | None,
+        cursor: str | None,
+        *,
+        headers: Headers,
     ) -> Reply:
         """`GET {base}/{channel}/history` in a sync view; `channel` is the decoded path part."""
-        query = _history_query(channel, limit, cursor)
+        query = self._checked_query(headers, channel, limit, cursor)
         if isinstance(query, Reply):
             return query
         conn = Connection(request)
@@ -196,6 +315,14 @@ class AuthRoutes(Generic[RequestT]):
         except Exception as exc:
             return _history_failed(query, exc)
         return _history_reply(page)
+
+    def _checked_query(
+        self, headers: Headers, channel: str, limit: str | None, cursor: str | None
+    ) -> _HistoryQuery | Reply:
+        # The origin first: another site learns nothing, not even whether its query is valid.
+        return _check_origin(self._allowed_origins, headers) or _history_query(
+            channel, limit, cursor
+        )
 
     async def _read(self, query: _HistoryQuery) -> Reply:
         try:

@@ -12,6 +12,8 @@ import random as _random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sock8.errors import ConfigError
+
 __all__ = ["Backoff"]
 
 
@@ -29,6 +31,10 @@ class Backoff:
         reset_after: a connection that stayed up this many seconds counts as stable: the next
             drop starts again from attempt 0.
         random: a function returning a float in [0, 1); tests inject a fixed one.
+
+    Raises:
+        ConfigError: `base` is not positive, `cap` is below `base`, `factor` is below 1, or
+            `reset_after` is negative.
     """
 
     base: float = 0.5
@@ -39,13 +45,13 @@ class Backoff:
 
     def __post_init__(self) -> None:
         if not self.base > 0:
-            raise ValueError(f"base must be positive, not {self.base!r}")
+            raise ConfigError(f"base must be positive, not {self.base!r}")
         if not self.cap >= self.base:
-            raise ValueError(f"cap must be at least base ({self.base!r}), not {self.cap!r}")
+            raise ConfigError(f"cap must be at least base ({self.base!r}), not {self.cap!r}")
         if not self.factor >= 1:
-            raise ValueError(f"factor must be at least 1, not {self.factor!r}")
+            raise ConfigError(f"factor must be at least 1, not {self.factor!r}")
         if not self.reset_after >= 0:
-            raise ValueError(f"reset_after must not be negative, not {self.reset_after!r}")
+            raise ConfigError(f"reset_after must not be negative, not {self.reset_after!r}")
 
     def ceiling(self, attempt: int) -> float:
         """The largest delay of attempt `attempt` (from 0): `min(cap, base * factor ** attempt)`."""

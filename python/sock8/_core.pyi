@@ -1,20 +1,23 @@
 """Type stubs for `sock8._core`, the Rust core. Rules: docs/spec.md."""
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import final
+from typing import Any, NoReturn, final
 
 __all__ = [
     "MAX_CHANNELS",
     "MAX_JSON_DEPTH",
+    "MAX_PAYLOAD_DEPTH",
     "MAX_SEGMENTS",
     "MAX_TOKEN_BYTES",
     "MAX_WIRE_ID_BYTES",
     "MIN_SECRET_BYTES",
     "ChannelTemplate",
     "Grants",
+    "Keys",
     "Signer",
     "Verifier",
     "__version__",
+    "check_json",
     "parse_channel",
     "render_channel",
 ]
@@ -33,6 +36,8 @@ MAX_CHANNELS: int
 """Default and ceiling of `Verifier(max_channels=)` (10,000)."""
 MIN_SECRET_BYTES: int
 """Shortest accepted secret (32 bytes)."""
+MAX_PAYLOAD_DEPTH: int
+"""Default depth limit of `check_json` (64); its `max_depth` goes up to twice this."""
 
 @final
 class ChannelTemplate:
@@ -197,3 +202,77 @@ class Verifier:
             TokenNotYetValid: see docs/spec.md §4 for which check raises which.
             TypeError: `token` is neither `str` nor `bytes`.
         """
+
+@final
+class Keys:
+    """Named HMAC keys, held by the Rust core, from which signers and verifiers are made.
+
+    `Keys({"2026-11": secret})`; the name `None` is the unnamed key (tokens without `kid`).
+    The secrets stay in the core: the `repr` shows names only, and a `Keys` cannot be pickled
+    (a copy is the same object). Immutable: `add` and `without` return new key sets.
+
+    Raises:
+        ConfigError: no key, a bad or duplicate name, or a secret refused by docs/spec.md §2.
+        TypeError: not a mapping, a name that is neither `str` nor `None`, a secret that is
+            neither `str` nor `bytes`.
+    """
+
+    def __new__(cls, keys: Mapping[str | None, str | bytes]) -> Keys: ...
+    @property
+    def kids(self) -> tuple[str | None, ...]:
+        """The key names, in the order given (`None` is the unnamed key)."""
+    def signer(
+        self,
+        kid: str | None,
+        *,
+        audience: str | None = "sock8",
+        issuer: str | None = None,
+        ttl: int = 3600,
+    ) -> Signer:
+        """A `Signer` with the key named `kid`, which it writes into token headers.
+
+        Raises:
+            ConfigError: no key is named `kid`; a bad `audience`, `issuer` or `ttl`.
+        """
+    def verifier(
+        self,
+        *,
+        audience: str | None = "sock8",
+        issuer: str | None = None,
+        leeway: float = 0,
+        max_token_bytes: int = 524288,
+        max_depth: int = 8,
+        max_channels: int = 10000,
+    ) -> Verifier:
+        """A `Verifier` that accepts every key, selected by the token's `kid` (the options are
+        `Verifier`'s)."""
+    def add(self, kid: str | None, secret: str | bytes) -> Keys:
+        """These keys and one more, last.
+
+        Raises:
+            ConfigError: `kid` is already there, or the name or secret is refused.
+        """
+    def without(self, kid: str | None) -> Keys:
+        """These keys without the one named `kid`.
+
+        Raises:
+            ConfigError: no key is named `kid`, or it is the last one.
+        """
+    def __contains__(self, kid: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __reduce__(self) -> NoReturn:
+        """Refused with a `TypeError`: a pickle would write the secrets out as plain data."""
+    def __copy__(self) -> Keys: ...
+    def __deepcopy__(self, memo: Any, /) -> Keys: ...
+
+def check_json(text: str | bytes, *, max_depth: int = 64) -> None:
+    """Check that `text` is exactly one strict JSON value (docs/spec.md §5): any type, only
+    whitespace around it, no duplicate member names at any depth, no `NaN`/`Infinity`, no number
+    too large for a double, no lone surrogate, valid UTF-8 (`bytes`), nesting at most
+    `max_depth` deep (the outermost array or object is 1).
+
+    Raises:
+        ValueError: the text is not one such value (the message says what and where), or
+            `max_depth` is not from 1 to 128.
+        TypeError: `text` is neither `str` nor `bytes`.
+    """

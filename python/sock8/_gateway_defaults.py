@@ -19,3 +19,13 @@ HISTORY_SIZE = 100
 """Messages kept per channel by the default broker."""
 CLOSE_TIMEOUT = 5.0
 """Seconds spent sending the final error frame and close."""
+REQUEST_RATE = 50.0
+"""Client requests per second one connection may sustain (every frame after `auth`)."""
+REQUEST_BURST = 500
+"""Client requests one connection may send at once: room to re-subscribe a few hundred channels
+right after a reconnect."""
+PRESENCE_RATE = 5.0
+"""`setPresence` requests per second one connection may sustain: plenty for a typing indicator
+sent when the typing state changes."""
+PRESENCE_BURST = 20
+"""`setPresence` requests one connection may send at once."""

@@ -6,13 +6,13 @@ import math
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from sock8._core import Signer, Verifier
+from sock8._core import Keys, Signer, Verifier
 from sock8.errors import ConfigError
-from sock8.http_publisher import HttpPublisher, publish_audience
+from sock8.http_publisher import HttpPublisher, check_client_audience, publish_audience
 from sock8.publisher import Publisher
 from sock8.tree import ChannelTree, build_tree
 
@@ -29,14 +29,15 @@ class IssuedToken:
     """A signed token and what it grants: the body of `POST {base}/authenticate`.
 
     Attributes:
-        token: the JWS, for the client's first WebSocket frame.
+        token: the JWS, for the client's first WebSocket frame. Left out of the `repr`: a
+            bearer credential must not end up in logs.
         endpoint: the gateway's WebSocket URL.
         identity: the token's `sub`.
         channels: the granted wire ids, sorted.
         expires_at: the token's `exp`, epoch seconds.
     """
 
-    token: str
+    token: str = field(repr=False)
     endpoint: str
     identity: str
     channels: tuple[str, ...]
@@ -61,7 +62,8 @@ class Sock8:
             `SOCK8_SECRET` environment variable.
         gateway_url: the gateway's WebSocket URL (`ws://` or `wss://`), sent to clients.
         token_ttl: token lifetime in seconds.
-        audience: the `aud` claim of client tokens.
+        audience: the `aud` claim of client tokens; never one ending with `:publish`, which
+            publish tokens use.
         issuer: the `iss` claim, if any.
         kid: the key name written into token headers, for key rotation.
         publisher: where `emit` sends messages. Defaults to an `HttpPublisher` that posts to
@@ -73,6 +75,9 @@ class Sock8:
     Raises:
         ConfigError: no secret, a weak secret, a bad TTL, audience, issuer or gateway URL. All
             are checked here, not at first use.
+
+    The secret is handed to the Rust core (`sock8._core.Keys`) and not kept by this object: no
+    attribute, `repr` or pickle of it shows the secret.
     """
 
     def __init__(
@@ -90,9 +95,11 @@ class Sock8:
             secret = os.environ.get(SECRET_ENV)
             if secret is None:
                 raise ConfigError(f"no secret: pass Sock8(secret=...) or set {SECRET_ENV}")
-        # The Rust signer owns every rule about secrets and TTLs.
-        self._signer = Signer(secret, kid=kid, audience=audience, issuer=issuer, ttl=token_ttl)
-        self._secret = secret
+        check_client_audience(audience)
+        # The Rust core owns every rule about secrets and TTLs, and holds the key: verifiers
+        # are made from `_keys` later, so the secret itself need not stay in Python.
+        self._keys = Keys({kid: secret})
+        self._signer = self._keys.signer(kid, audience=audience, issuer=issuer, ttl=token_ttl)
         self.gateway_url = _check_gateway_url(gateway_url)
         if publisher is not None and not isinstance(publisher, Publisher):
             raise TypeError(f"publisher must implement sock8.Publisher, not {publisher!r}")
@@ -115,21 +122,14 @@ class Sock8:
 
     def verifier(self, *, leeway: float = 0) -> Verifier:
         """A verifier that accepts exactly the tokens this app signs (what the gateway uses)."""
-        key: str | bytes | dict[str | None, str | bytes] = self._secret
-        if self._signer.kid is not None:
-            key = {self._signer.kid: self._secret}
-        return Verifier(
-            key, audience=self._signer.audience, issuer=self._signer.issuer, leeway=leeway
+        return self._keys.verifier(
+            audience=self._signer.audience, issuer=self._signer.issuer, leeway=leeway
         )
 
     def publish_verifier(self, *, leeway: float = 0) -> Verifier:
         """A verifier of this app's publish tokens (audience `<audience>:publish`): what the
         gateway's `POST /publish` uses."""
-        key: str | bytes | dict[str | None, str | bytes] = self._secret
-        if self._signer.kid is not None:
-            key = {self._signer.kid: self._secret}
-        return Verifier(
-            key,
+        return self._keys.verifier(
             audience=publish_audience(self._signer.audience),
             issuer=self._signer.issuer,
             leeway=leeway,

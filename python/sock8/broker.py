@@ -13,7 +13,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from threading import Lock
 
-from sock8.publisher import Deliver, HistoryPage, Message
+from sock8.publisher import Deliver, HistoryPage, Message, check_payload
 
 __all__ = ["MemoryBroker", "MemorySubscription"]
 
@@ -105,7 +105,14 @@ class MemoryBroker:
         ] = {}
 
     def publish(self, channel: str, payload: str, *, persist: bool = False) -> None:
-        """Store (when `persist`) and deliver `payload` to the current subscribers of `channel`."""
+        """Store (when `persist`) and deliver `payload` to the current subscribers of `channel`.
+
+        Raises:
+            ValueError: `payload` is not exactly one JSON value (`sock8.publisher.check_payload`);
+                nothing is stored or delivered.
+        """
+        # Subscribers (the gateway's frames) splice the text into their own JSON.
+        check_payload(channel, payload)
         message = Message(channel, payload, int(self._clock() * 1000))
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()

@@ -1,14 +1,16 @@
 """The `sock8` command: `sock8 gateway` serves the gateway with uvicorn.
 
-    SOCK8_SECRET=... sock8 gateway --host 0.0.0.0 --port 8787
+    SOCK8_SECRET=... sock8 gateway --host 0.0.0.0 --port 8787 --channels myapp.realtime:channels
 
 The secret is read from the environment only: a command-line argument would show in `ps` and in
-shell history.
+shell history. `--channels` (or `SOCK8_CHANNELS`) imports the app's channel tree, so that the
+gateway applies its presence schemas and history rules.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -20,9 +22,11 @@ from sock8._core import __version__
 from sock8.app import SECRET_ENV
 from sock8.errors import ConfigError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["CHANNELS_ENV", "build_parser", "main"]
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+CHANNELS_ENV = "SOCK8_CHANNELS"
+"""Where `sock8 gateway` reads `--channels` from when the option is not given."""
 
 
 def _positive_int(text: str) -> int:
@@ -90,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--leeway", type=float, default=0.0, help="seconds of clock skew tolerated on tokens"
     )
     gateway.add_argument(
+        "--channels",
+        default=None,
+        metavar="MODULE:ATTR",
+        help="import the app's ChannelTree (or a list or tuple of them), e.g. "
+        "myapp.realtime:channels, to check presence data against the presence schemas, refuse "
+        "presence where a channel has none, and take history from the tree; from the current "
+        f"directory too. Defaults to ${CHANNELS_ENV} (None: no tree, any presence object)",
+    )
+    gateway.add_argument(
         "--allowed-origin",
         dest="allowed_origins",
         action="append",
@@ -131,6 +144,35 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.SEND_QUEUE_SIZE,
         metavar="FRAMES",
         help="frames queued per connection before it is closed as a slow consumer (4008)",
+    )
+    gateway.add_argument(
+        "--request-rate",
+        type=_positive_float,
+        default=defaults.REQUEST_RATE,
+        metavar="PER_SECOND",
+        help="client requests (frames after auth) one connection may sustain; beyond, they are "
+        "refused with a rate_limited error",
+    )
+    gateway.add_argument(
+        "--request-burst",
+        type=_positive_int,
+        default=defaults.REQUEST_BURST,
+        metavar="REQUESTS",
+        help="client requests one connection may send at once (a reconnect re-subscribes)",
+    )
+    gateway.add_argument(
+        "--presence-rate",
+        type=_positive_float,
+        default=defaults.PRESENCE_RATE,
+        metavar="PER_SECOND",
+        help="setPresence requests one connection may sustain",
+    )
+    gateway.add_argument(
+        "--presence-burst",
+        type=_positive_int,
+        default=defaults.PRESENCE_BURST,
+        metavar="REQUESTS",
+        help="setPresence requests one connection may send at once",
     )
     gateway.add_argument(
         "--history-size",
@@ -185,8 +227,62 @@ def _gateway_options(args: argparse.Namespace) -> dict[str, Any]:
         "send_queue_size": args.send_queue,
         "history_size": args.history_size,
         "max_frame_bytes": args.max_frame_size,
+        "request_rate": args.request_rate,
+        "request_burst": args.request_burst,
+        "presence_rate": args.presence_rate,
+        "presence_burst": args.presence_burst,
     }
+    spec = args.channels or os.environ.get(CHANNELS_ENV)
+    if spec:
+        options["channels"] = _load_channels(spec)
     return options
+
+
+def _one_line(exc: BaseException) -> str:
+    # A SyntaxError or a chained message may span lines; the error must stay one log line.
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _load_channels(spec: str) -> list[Any]:
+    """The channel trees named by `MODULE:ATTR` (`ATTR` may be dotted).
+
+    Raises:
+        ConfigError: a malformed spec, an import that fails, or an object that is not a
+            `ChannelTree` nor a non-empty list or tuple of them; the message is one line.
+    """
+    from sock8.tree import ChannelTree
+
+    module_name, colon, attribute = spec.partition(":")
+    if not (colon and module_name and attribute):
+        raise ConfigError(f"--channels {spec!r}: expected MODULE:ATTR, e.g. myapp:channels")
+    # As uvicorn does for its app: the app's modules are found from the current directory, also
+    # when `sock8` runs as an installed script (whose own directory is first on the path).
+    if not {"", ".", os.getcwd()} & set(sys.path):
+        sys.path.insert(0, os.getcwd())
+    try:
+        found: object = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ConfigError(
+            f"--channels {spec!r}: cannot import {module_name!r}: {_one_line(exc)}"
+        ) from None
+    for name in attribute.split("."):
+        try:
+            found = getattr(found, name)
+        except AttributeError:
+            raise ConfigError(
+                f"--channels {spec!r}: {module_name!r} has no attribute {attribute!r}"
+            ) from None
+    trees = list(found) if isinstance(found, list | tuple) else [found]
+    wrong = [type(tree).__name__ for tree in trees if not isinstance(tree, ChannelTree)]
+    if wrong or not trees:
+        what = type(found).__name__
+        if isinstance(found, list | tuple):
+            what += f" holding a {wrong[0]}" if wrong else " that is empty"
+        raise ConfigError(
+            f"--channels {spec!r}: a {what}, not a ChannelTree (or a list or tuple of them)"
+        )
+    return trees
 
 
 def _serve_gateway(args: argparse.Namespace) -> int:

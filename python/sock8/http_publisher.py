@@ -4,8 +4,13 @@ It is `Sock8`'s default publisher. The gateway's URLs come from the app's `gatew
 `ws://host:8787/connect` publishes to `http://host:8787/publish` (`wss` gives `https`; a final
 `/connect` is replaced, any other path is kept as the base). Each request carries a short-lived
 *publish token*: signed with the app's secret for the audience `<audience>:publish`, so a client
-token can never publish and a publish token can never connect. One token is reused until shortly
-before it expires.
+token can never publish and a publish token can never connect. A fresh token is signed for every
+request (about a microsecond, nothing next to the request), so none is kept in memory between
+requests.
+
+Redirects are never followed: a token sent to the address a redirect names would be a token
+handed to whoever controls that address (any channel, for the token's lifetime). A 3xx answer is
+a `PublishError` naming the status and the `Location`; point `gateway_url` at the final address.
 
 Transport: one pooled `httpx.Client` when httpx is installed (`sock8[gateway]` or
 `sock8[client]`), else the standard library (`urllib`). The async twins run the same client in
@@ -21,19 +26,19 @@ import asyncio
 import json
 import threading
 import time
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from sock8._core import Signer, __version__
 from sock8.errors import ConfigError, PublishError
-from sock8.publisher import HistoryPage, Message
+from sock8.publisher import HistoryPage, Message, check_payload
 
 try:
     import httpx
 except ImportError:  # pragma: no cover - exercised by monkeypatching in the tests
     httpx = None  # type: ignore[assignment]
 
-__all__ = ["HttpPublisher", "gateway_http_base", "publish_audience"]
+__all__ = ["HttpPublisher", "check_client_audience", "gateway_http_base", "publish_audience"]
 
 PUBLISHER_IDENTITY: Final = "sock8:publisher"
 """The `sub` of publish tokens and of the tokens `history()` uses."""
@@ -43,9 +48,31 @@ CLOCK_SKEW: Final = 30
 behind the app's does not see them as issued in the future."""
 
 
+PUBLISH_SUFFIX: Final = ":publish"
+"""What every publish audience ends with, and so no client audience may."""
+
+
 def publish_audience(audience: str | None) -> str:
     """The audience of publish tokens for an app whose client tokens use `audience`."""
-    return f"{audience or 'sock8'}:publish"
+    return f"{audience or 'sock8'}{PUBLISH_SUFFIX}"
+
+
+def check_client_audience(audience: str | None) -> str | None:
+    """`audience`, if it can be the audience of client tokens.
+
+    A client audience that is some app's publish audience (`sock8:publish`, `x:publish`) would
+    make every client token a publish token: clients could then publish to any channel. Every
+    place that configures a client audience (`Sock8`, `Gateway`, `HttpPublisher`) calls this.
+
+    Raises:
+        ConfigError: `audience` ends with `:publish`.
+    """
+    if isinstance(audience, str) and audience.endswith(PUBLISH_SUFFIX):
+        raise ConfigError(
+            f"audience {audience!r:.100} ends with {PUBLISH_SUFFIX!r}, which publish tokens use: "
+            "client tokens with it could publish to any channel"
+        )
+    return audience
 
 
 def gateway_http_base(gateway_url: str) -> str:
@@ -87,7 +114,8 @@ class HttpPublisher:
         token_ttl: lifetime of publish tokens, in seconds.
 
     Raises:
-        ConfigError: a bad URL, or a secret, audience or TTL the signer refuses.
+        ConfigError: a bad URL, an audience ending with `:publish`, or a secret, audience or
+            TTL the signer refuses.
     """
 
     def __init__(
@@ -107,6 +135,8 @@ class HttpPublisher:
         """Where messages are posted."""
         if token_ttl < 2 * CLOCK_SKEW:
             raise ConfigError(f"token_ttl must be at least {2 * CLOCK_SKEW} seconds")
+        check_client_audience(audience)
+        # The signers hold the key in the core; the secret itself is not kept.
         self._publish_signer = Signer(
             secret, kid=kid, audience=publish_audience(audience), issuer=issuer, ttl=token_ttl
         )
@@ -115,7 +145,6 @@ class HttpPublisher:
             secret, kid=kid, audience=audience, issuer=issuer, ttl=2 * CLOCK_SKEW
         )
         self._timeout = timeout
-        self._token: tuple[str, float] | None = None
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
 
@@ -125,12 +154,15 @@ class HttpPublisher:
         """POST the message to the gateway; returns once the gateway accepted it.
 
         Raises:
-            PublishError: the gateway is unreachable or refused the message.
+            ValueError: `payload` is not exactly one JSON value; nothing is sent.
+            PublishError: the gateway is unreachable, refused the message, or answered with a
+                redirect (never followed: it would carry the publish token elsewhere).
         """
-        status, body = self._request(
-            "POST", self.publish_url, self._publish_token(), _body(channel, payload, persist)
-        )
-        _check_publish(self.publish_url, status, body)
+        # The payload is spliced into the body as text: one JSON value, or it could add members.
+        check_payload(channel, payload)
+        body = _body(channel, payload, persist)
+        answer = self._request("POST", self.publish_url, self._publish_token(), body)
+        _check_publish(self.publish_url, answer)
 
     async def apublish(self, channel: str, payload: str, *, persist: bool = False) -> None:
         """The async twin of `publish` (the request runs in a worker thread)."""
@@ -142,11 +174,12 @@ class HttpPublisher:
         Raises:
             ValueError: `limit` below 1, or a cursor the gateway refuses.
             ChannelError: `channel` is not a wire id.
-            PublishError: the gateway is unreachable or answered otherwise.
+            PublishError: the gateway is unreachable or answered otherwise (a redirect
+                included: never followed, it would carry the token elsewhere).
         """
         url = self._history_url(channel, limit, cursor)
-        status, body = self._request("GET", url, self._history_token(channel), None)
-        return _history_page(url, channel, status, body)
+        answer = self._request("GET", url, self._history_token(channel), None)
+        return _history_page(url, channel, answer)
 
     async def ahistory(
         self, channel: str, *, limit: int = 50, cursor: str | None = None
@@ -164,15 +197,9 @@ class HttpPublisher:
     # Tokens
 
     def _publish_token(self) -> str:
-        now = time.time()
-        cached = self._token
-        if cached is not None and now < cached[1]:
-            return cached[0]
-        ttl = self._publish_signer.ttl
-        token = self._publish_signer.sign(PUBLISHER_IDENTITY, (), now=now - CLOCK_SKEW)
-        # Renewed a skew's worth before it expires, so that it never arrives expired.
-        self._token = (token, now + ttl - 2 * CLOCK_SKEW)
-        return token
+        # Signed per request, never cached: a live token kept in an attribute would show in
+        # vars(), debuggers and crash reports. Signing costs about a microsecond.
+        return self._publish_signer.sign(PUBLISHER_IDENTITY, (), now=time.time() - CLOCK_SKEW)
 
     def _history_token(self, channel: str) -> str:
         return self._client_signer.sign(PUBLISHER_IDENTITY, [channel], now=time.time() - CLOCK_SKEW)
@@ -194,25 +221,37 @@ class HttpPublisher:
             "User-Agent": f"sock8/{__version__}",
         }
 
-    def _request(self, method: str, url: str, token: str, body: bytes | None) -> tuple[int, bytes]:
+    def _request(self, method: str, url: str, token: str, body: bytes | None) -> _Answer:
         if httpx is None:
             return _urllib_request(method, url, self._headers(token), body, self._timeout)
         with self._lock:
             client = self._client
             if client is None:
-                client = self._client = httpx.Client(timeout=self._timeout)
+                client = self._client = httpx.Client(timeout=self._timeout, follow_redirects=False)
         try:
-            response = client.request(method, url, headers=self._headers(token), content=body)
+            # httpx does not follow redirects by default; said here too, as it carries a token.
+            response = client.request(
+                method, url, headers=self._headers(token), content=body, follow_redirects=False
+            )
         except httpx.HTTPError as exc:
             raise _unreachable(url, exc) from exc
-        return response.status_code, response.content
+        return _Answer(response.status_code, response.content, response.headers.get("location"))
 
     def __repr__(self) -> str:
         return f"HttpPublisher({self.base_url!r})"
 
 
+class _Answer(NamedTuple):
+    """What the gateway answered."""
+
+    status: int
+    body: bytes
+    location: str | None
+
+
 def _body(channel: str, payload: str, persist: bool) -> bytes:
-    # The payload is JSON text already (encoded once by emit): spliced in, not parsed again.
+    # The payload is JSON text already (encoded once by emit, checked by publish): spliced in,
+    # not parsed again.
     text = (
         '{"channel":'
         + json.dumps(channel)
@@ -234,27 +273,39 @@ def _excerpt(body: bytes) -> str:
     return text + ("…" if len(body) > 200 else "")
 
 
-def _refused(url: str, status: int, body: bytes) -> PublishError:
+def _shorten(text: str, limit: int = 200) -> str:
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def _refused(url: str, answer: _Answer) -> PublishError:
+    status = answer.status
+    if 300 <= status < 400:
+        where = "no Location" if answer.location is None else repr(_shorten(answer.location))
+        return PublishError(
+            f"the sock8 gateway at {url} answered {status}, a redirect ({where}): not followed, "
+            "as it would send the token to another address; set gateway_url to the final address"
+        )
     if status == 401:
         return PublishError(
             f"the sock8 gateway at {url} refused the token (401): do the app and the gateway "
             "share the secret, audience and issuer?"
         )
-    return PublishError(f"the sock8 gateway at {url} answered {status}: {_excerpt(body)}")
+    return PublishError(f"the sock8 gateway at {url} answered {status}: {_excerpt(answer.body)}")
 
 
-def _check_publish(url: str, status: int, body: bytes) -> None:
-    if not 200 <= status < 300:
-        raise _refused(url, status, body)
+def _check_publish(url: str, answer: _Answer) -> None:
+    if not 200 <= answer.status < 300:
+        raise _refused(url, answer)
 
 
-def _history_page(url: str, channel: str, status: int, body: bytes) -> HistoryPage:
+def _history_page(url: str, channel: str, answer: _Answer) -> HistoryPage:
+    status, body = answer.status, answer.body
     if status == 400:
         detail = _json(body).get("detail") if body else None
         if detail == "invalid cursor":
             raise ValueError("invalid history cursor")
     if status != 200:
-        raise _refused(url, status, body)
+        raise _refused(url, answer)
     data = _json(body)
     messages: list[Message] = []
     try:
@@ -282,16 +333,26 @@ def _json(body: bytes) -> dict[str, Any]:
 
 def _urllib_request(
     method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
-) -> tuple[int, bytes]:
+) -> _Answer:
     from urllib.error import HTTPError, URLError
-    from urllib.request import Request, urlopen
+    from urllib.request import HTTPRedirectHandler, Request, build_opener
 
+    class NoRedirects(HTTPRedirectHandler):
+        """urlopen follows 301/302/303/307/308 to any origin and sends the `Authorization`
+        header along; refusing here turns a redirect into an `HTTPError` with its status."""
+
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    # build_opener replaces the default redirect handler with this subclass; proxies and the
+    # rest stay as urlopen has them.
+    opener = build_opener(NoRedirects)
     request = Request(url, data=body, headers=headers, method=method)  # noqa: S310 - http(s) only
     try:
-        with urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only
-            return int(response.status), bytes(response.read())
+        with opener.open(request, timeout=timeout) as response:
+            return _Answer(int(response.status), bytes(response.read()), None)
     except HTTPError as exc:
         with exc:
-            return exc.code, exc.read()
+            return _Answer(exc.code, exc.read(), exc.headers.get("location"))
     except (URLError, OSError) as exc:
         raise _unreachable(url, exc) from exc

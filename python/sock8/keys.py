@@ -1,7 +1,9 @@
-"""`KeyRing`: named HMAC secrets for key rotation, over the Rust `Signer` and `Verifier`.
+"""`KeyRing`: named HMAC secrets for key rotation, over the Rust `Keys`, `Signer`, `Verifier`.
 
 The ring holds no rules of its own about secrets or names: the Rust core checks both when the
 ring is built (docs/spec.md §2), so a ring that builds gives signers and verifiers that build.
+Nor does it hold the secrets: they are handed to the core once (`sock8._core.Keys`), so no
+attribute, `repr` or pickle of a ring shows one.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any, Final
 
-from sock8._core import Signer, Verifier
+from sock8._core import Keys, Signer, Verifier
 from sock8.errors import ConfigError
 
 __all__ = ["KeyRing"]
@@ -41,7 +43,7 @@ class KeyRing:
     3. `ring.retire("2026-10")`, once the longest token lifetime (`ttl` plus the verifiers'
        `leeway`) has passed since step 2: no live token depends on the old key any more.
 
-    A ring is immutable: each step returns a new ring.
+    A ring is immutable: each step returns a new ring. `keys` may also be a `sock8._core.Keys`.
 
     Raises:
         ConfigError: `current` is not in the ring (or left out of a ring of several keys), or a
@@ -54,23 +56,24 @@ class KeyRing:
 
     def __init__(
         self,
-        keys: Mapping[str | None, str | bytes],
+        keys: Mapping[str | None, str | bytes] | Keys,
         *,
         current: str | _Only | None = _ONLY,
     ) -> None:
-        if not isinstance(keys, Mapping):
+        if isinstance(keys, Mapping):
+            # Secrets and names are checked by the core, once, here, and stay in the core.
+            keys = Keys(keys)
+        elif not isinstance(keys, Keys):
             kind = type(keys).__name__
             raise TypeError(f"keys must be a mapping of names to secrets, not {kind}")
-        self._keys: dict[str | None, str | bytes] = dict(keys)
+        self._keys: Keys = keys
         if isinstance(current, _Only):
-            if len(self._keys) != 1:
+            if len(keys) != 1:
                 raise ConfigError(
-                    f"a ring of {len(self._keys)} keys needs current= to name the signing key"
+                    f"a ring of {len(keys)} keys needs current= to name the signing key"
                 )
-            current = next(iter(self._keys))
-        # Secrets and names are checked by the core, once, here; the objects are dropped.
-        Verifier(self._keys)
-        if current not in self._keys:
+            current = keys.kids[0]
+        if current not in keys:
             raise ConfigError(f"current key {current!r} is not in the ring {self.kids!r}")
         self._current: str | None = current
 
@@ -82,23 +85,23 @@ class KeyRing:
     @property
     def kids(self) -> tuple[str | None, ...]:
         """The key names, in the order given."""
-        return tuple(self._keys)
+        return self._keys.kids
 
     def signer(self, **options: Any) -> Signer:
         """A `Signer` for the current key, its name as `kid`; `options` go to `Signer`
         (`audience`, `issuer`, `ttl`)."""
-        return Signer(self._keys[self._current], kid=self._current, **options)
+        return self._keys.signer(self._current, **options)
 
     def verifier(self, **options: Any) -> Verifier:
         """A `Verifier` that accepts every key of the ring, selected by `kid`; `options` go to
         `Verifier` (`audience`, `issuer`, `leeway`, limits)."""
-        return Verifier(dict(self._keys), **options)
+        return self._keys.verifier(**options)
 
     def add(self, kid: str | None, secret: str | bytes) -> KeyRing:
         """Rotation step 1: the same ring with a new key, not yet used for signing."""
         if kid in self._keys:
             raise ConfigError(f"key {kid!r} is already in the ring; retire it before reusing it")
-        return KeyRing({**self._keys, kid: secret}, current=self._current)
+        return KeyRing(self._keys.add(kid, secret), current=self._current)
 
     def switch_to(self, kid: str | None) -> KeyRing:
         """Rotation step 2: the same keys, signing with `kid`."""
@@ -112,7 +115,7 @@ class KeyRing:
             raise ConfigError(f"key {kid!r} is not in the ring {self.kids!r}")
         if kid == self._current:
             raise ConfigError(f"key {kid!r} signs new tokens; switch_to another key first")
-        return KeyRing({k: v for k, v in self._keys.items() if k != kid}, current=self._current)
+        return KeyRing(self._keys.without(kid), current=self._current)
 
     def __contains__(self, kid: object) -> bool:
         return kid in self._keys

@@ -9,6 +9,10 @@ publishes) implement the same protocols.
 Delivery is at-most-once: a message reaches the subscribers registered when it is published.
 History is kept only for messages published with `persist=True` (channels defined with
 `history=True`), newest first, paged with opaque cursors.
+
+A payload is JSON *text* that frames are built around without parsing it again, so every
+`publish` checks first that it is exactly one JSON value (`check_payload`): text such as
+`"hi","channel":"other"` would otherwise add members to the envelope around it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Broker", "Deliver", "HistoryPage", "Message", "Publisher", "Subscription"]
+from sock8._core import check_json
+
+__all__ = [
+    "Broker",
+    "Deliver",
+    "HistoryPage",
+    "Message",
+    "Publisher",
+    "Subscription",
+    "check_payload",
+]
 
 Deliver = Callable[["Message"], object]
 """A subscriber's callback. It must not block: the gateway puts the message on a bounded queue."""
@@ -53,6 +67,25 @@ class HistoryPage:
     next_cursor: str | None
 
 
+def check_payload(channel: str, payload: str) -> None:
+    """Check that `payload` is exactly one strict JSON value, as every `Publisher.publish` must
+    before it hands the text on (docs/spec.md §5: no second value, no duplicate member names,
+    no `NaN`, nesting at most `sock8._core.MAX_PAYLOAD_DEPTH` deep). About 0.3 µs for a
+    200-byte payload.
+
+    Raises:
+        ValueError: the payload is not one JSON value; the message names `channel` and where
+            the text went wrong.
+        TypeError: `payload` is not a `str`.
+    """
+    if not isinstance(payload, str):
+        raise TypeError(f"payload must be JSON text (a str), not {type(payload).__name__}")
+    try:
+        check_json(payload)
+    except ValueError as exc:
+        raise ValueError(f"payload for {channel!r:.120}: {exc}") from None
+
+
 @runtime_checkable
 class Publisher(Protocol):
     """What `ChannelRef.emit` and the history route need: publish, and read back history."""
@@ -60,9 +93,15 @@ class Publisher(Protocol):
     def publish(self, channel: str, payload: str, *, persist: bool = False) -> None:
         """Publish `payload` (JSON text) to the wire id `channel`; store it when `persist`.
 
+        Implementations call `check_payload` first: the payload may come from anyone's code,
+        and frames are built around its text.
+
         Raises:
+            ValueError: `payload` is not exactly one JSON value (`check_payload`); nothing was
+                published or stored. A caller's mistake, not a delivery failure: retrying
+                cannot help, so it is not a `PublishError`.
             PublishError: the message could not be handed over (other exceptions are wrapped
-                into `PublishError` by `emit`).
+                into `PublishError` by `emit`, which only ever publishes valid JSON).
         """
 
     async def apublish(self, channel: str, payload: str, *, persist: bool = False) -> None:

@@ -12,6 +12,10 @@ mod _core {
     #[pymodule_export]
     use crate::py::channel::{ChannelTemplate, parse_channel, render_channel};
     #[pymodule_export]
+    use crate::py::json::check_json;
+    #[pymodule_export]
+    use crate::py::keys::Keys;
+    #[pymodule_export]
     use crate::py::token::{Grants, Signer, Verifier};
 
     use pyo3::prelude::*;

@@ -26,7 +26,9 @@ class Unauthorized(ClientError):
 
 
 class AuthError(ClientError):
-    """The auth route could not be used: unreachable, a server error, or a malformed answer.
+    """The auth route could not be used: unreachable, a server error, a redirect (never
+    followed), a malformed answer, or an endpoint the client refuses (not `ws://`/`wss://`, or
+    `ws://` from an `https://` auth route without `allow_insecure_endpoint`).
 
     Attributes:
         status: the HTTP status, or `None` when no answer arrived.
@@ -53,7 +55,8 @@ class RequestRefused(ClientError):
     """The gateway answered a request with an error frame; the connection stays open.
 
     Attributes:
-        code: the error code (`forbidden`, `invalid_presence`, `unauthorized`, `bad_request`).
+        code: the error code (`forbidden`, `invalid_presence`, `not_subscribed`,
+            `rate_limited`, `unauthorized`, `bad_request`).
         channel: the channel of the request, if any.
     """
 

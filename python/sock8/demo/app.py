@@ -292,9 +292,15 @@ $("send").onclick = async () => {
   if (!response.ok) log(`send: HTTP ${response.status}`);
   $("text").value = "";
 };
+// Presence is sent when the typing state changes, not on every keystroke: the gateway allows a
+// connection a burst of 20 setPresence, then 5 a second.
+let sent = null;
 $("text").oninput = () => {
-  if (ws && ws.readyState === 1) ws.send(JSON.stringify(
-    {event: "setPresence", channel: roomId($("room").value), data: {typing: !!$("text").value}}));
+  if (!ws || ws.readyState !== 1) return;
+  const channel = roomId($("room").value), typing = !!$("text").value;
+  if (sent && sent.ws === ws && sent.channel === channel && sent.typing === typing) return;
+  sent = {ws, channel, typing};
+  ws.send(JSON.stringify({event: "setPresence", channel, data: {typing}}));
 };
 </script>
 """

@@ -22,11 +22,12 @@ from sock8.broker import MemoryBroker
 from sock8.errors import ChannelError, ConfigError
 from sock8.gateway.clock import Clock, SystemClock
 from sock8.gateway.frames import CLOSE_FORBIDDEN, dumps
+from sock8.gateway.http import exception_handlers as http_exception_handlers
 from sock8.gateway.http import routes as http_routes
 from sock8.gateway.hub import Hub
-from sock8.gateway.presence import MemoryPresence, PresenceStore, Validate
+from sock8.gateway.presence import MemoryPresence, PresenceStore, Validate, unsafe_key
 from sock8.gateway.session import Session
-from sock8.http_publisher import HttpPublisher, publish_audience
+from sock8.http_publisher import HttpPublisher, check_client_audience, publish_audience
 from sock8.keys import KeyRing
 from sock8.publisher import Broker, HistoryPage
 from sock8.tree import ChannelTree
@@ -60,11 +61,13 @@ class GatewayStats:
         connections: open WebSocket connections (authenticated or not).
         slow_consumers: connections closed with 4008 since start.
         published: messages accepted by `POST /publish` since start.
+        rate_limited: client requests refused by a rate limit since start.
     """
 
     connections: int = 0
     slow_consumers: int = 0
     published: int = 0
+    rate_limited: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +118,17 @@ class ChannelRules:
         return None if rule is None else rule.history
 
     def presence_validator(self, channel: str) -> Validate:
-        """Checks merged presence data: the schema when known, the size always."""
+        """Checks merged presence data: no key a browser's merge could turn into a prototype
+        change (`unsafe_key`), the schema when known, the size always."""
         rule = self._rule(channel)
         adapter = None if rule is None else rule.presence
         limit = self._max_presence_bytes
 
         def validate(data: dict[str, Any]) -> dict[str, Any]:
+            # Before the schema, which could drop the key and hide the attempt.
+            key = unsafe_key(data)
+            if key is not None:
+                raise ValueError(f"presence data may not use the key {key!r}")
             if adapter is not None:
                 dumped = adapter.dump_python(adapter.validate_python(data), mode="json")
                 if not isinstance(dumped, dict):
@@ -166,9 +174,15 @@ class Gateway:
         max_frame_bytes: largest client frame, in UTF-8 bytes; it must hold an `auth` frame.
         max_publish_bytes: largest `POST /publish` body.
         max_presence_bytes: largest presence data of one identity on one channel, as JSON.
-        send_queue_size: frames queued per connection before it is closed as a slow consumer.
+        send_queue_size: frames queued per connection before it is closed as a slow consumer
+            (a channel's presence changes waiting together take one place).
         history_size: messages kept per channel by the default `MemoryBroker`.
         close_timeout: seconds to spend sending the final error frame and close.
+        request_rate: client requests (every frame after `auth`) per second one connection
+            may sustain; beyond, requests are refused with a `rate_limited` error.
+        request_burst: client requests one connection may send at once.
+        presence_rate: `setPresence` requests per second one connection may sustain.
+        presence_burst: `setPresence` requests one connection may send at once.
         clock: time for token checks, expiry, deadlines and presence; a `ManualClock` in tests.
 
     Raises:
@@ -196,6 +210,10 @@ class Gateway:
         send_queue_size: int = defaults.SEND_QUEUE_SIZE,
         history_size: int = defaults.HISTORY_SIZE,
         close_timeout: float = defaults.CLOSE_TIMEOUT,
+        request_rate: float = defaults.REQUEST_RATE,
+        request_burst: int = defaults.REQUEST_BURST,
+        presence_rate: float = defaults.PRESENCE_RATE,
+        presence_burst: int = defaults.PRESENCE_BURST,
         clock: Clock | None = None,
     ) -> None:
         for name, value in [
@@ -206,9 +224,15 @@ class Gateway:
             ("send_queue_size", send_queue_size),
             ("history_size", history_size),
             ("close_timeout", close_timeout),
+            ("request_rate", request_rate),
+            ("presence_rate", presence_rate),
         ]:
             if not value > 0:
                 raise ConfigError(f"{name} must be positive, not {value!r}")
+        for name, value in [("request_burst", request_burst), ("presence_burst", presence_burst)]:
+            # A bucket smaller than one token would refuse everything.
+            if not value >= 1:
+                raise ConfigError(f"{name} must be at least 1, not {value!r}")
         self.clock: Clock = SystemClock() if clock is None else clock
         """The gateway's time."""
         self.leeway = leeway
@@ -217,6 +241,10 @@ class Gateway:
         self.max_publish_bytes = max_publish_bytes
         self.send_queue_size = send_queue_size
         self.close_timeout = close_timeout
+        self.request_rate = request_rate
+        self.request_burst = request_burst
+        self.presence_rate = presence_rate
+        self.presence_burst = presence_burst
         self.verifier, self.publish_verifier = self._verifiers(s8, secret, audience, issuer, leeway)
         self.broker: Broker = self._broker(s8, broker, history_size)
         """Where messages come from and where `POST /publish` puts them."""
@@ -237,7 +265,7 @@ class Gateway:
         self._sessions: set[Session] = set()
         routes: list[BaseRoute] = [WebSocketRoute("/connect", self._connect)]
         routes += http_routes(self)
-        self.app = Starlette(routes=routes)
+        self.app = Starlette(routes=routes, exception_handlers=http_exception_handlers())
         """The ASGI application."""
         self.app.state.gateway = self
 
@@ -253,6 +281,8 @@ class Gateway:
             if secret is not None or audience != "sock8" or issuer is not None:
                 raise ConfigError("pass either s8 or secret/audience/issuer, not both")
             return s8.verifier(leeway=leeway), s8.publish_verifier(leeway=leeway)
+        # A client audience ending with ":publish" would let client tokens publish.
+        check_client_audience(audience)
         if secret is None:
             secret = os.environ.get(SECRET_ENV)
             if secret is None:
@@ -343,6 +373,10 @@ def create_app(
     send_queue_size: int = defaults.SEND_QUEUE_SIZE,
     history_size: int = defaults.HISTORY_SIZE,
     close_timeout: float = defaults.CLOSE_TIMEOUT,
+    request_rate: float = defaults.REQUEST_RATE,
+    request_burst: int = defaults.REQUEST_BURST,
+    presence_rate: float = defaults.PRESENCE_RATE,
+    presence_burst: int = defaults.PRESENCE_BURST,
     clock: Clock | None = None,
 ) -> Starlette:
     """The sock8 gateway as an ASGI application: `Gateway(...).app`.
@@ -368,5 +402,9 @@ def create_app(
         send_queue_size=send_queue_size,
         history_size=history_size,
         close_timeout=close_timeout,
+        request_rate=request_rate,
+        request_burst=request_burst,
+        presence_rate=presence_rate,
+        presence_burst=presence_burst,
         clock=clock,
     ).app

@@ -1,29 +1,33 @@
 """The gateway's HTTP endpoints: `POST /publish`, `GET /history/{id}`, `GET /health`.
 
 `/publish` takes only publish tokens (audience `<audience>:publish`); `/history` takes a client
-token that grants the channel, the same token a client connects with. Every refusal is a small
-JSON body with a stable `error` code (docs/protocol.md).
+token that grants the channel, the same token a client connects with. Every answer is JSON, and
+every refusal a small JSON body with a stable `error` code (docs/protocol.md), including the
+404s and 405s of the router and a 500 (`exception_handlers`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ExceptionHandler
 
 from sock8._auth import Reply, _history_failed, _history_query, _history_reply
-from sock8._core import Grants, Verifier, parse_channel
+from sock8._core import MAX_PAYLOAD_DEPTH, Grants, Verifier, check_json, parse_channel
 from sock8.errors import ChannelError, TokenError
 
 if TYPE_CHECKING:
     from sock8.gateway.app import Gateway
 
-__all__ = ["routes"]
+__all__ = ["exception_handlers", "routes"]
 
 logger = logging.getLogger("sock8.gateway")
 
@@ -61,8 +65,8 @@ def _verified(request: Request, verifier: Verifier, now: float) -> Grants | None
         return None
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+# The body is an object around the payload: one level more than a payload may nest.
+_MAX_BODY_DEPTH = MAX_PAYLOAD_DEPTH + 1
 
 
 async def _read_body(request: Request, limit: int) -> bytes | None:
@@ -81,14 +85,24 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 
 
 def _payload_text(payload: Any) -> str:
-    # Re-encoded from the parsed value: whatever the body held, the frame gets valid JSON.
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # Re-encoded from the parsed value: whatever the body held, the frame gets compact JSON.
+    # The body passed the strict check, so no NaN, infinity or lone surrogate can be in it.
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _parse_body(body: bytes) -> tuple[Any, str | None]:
+    """The parsed body, or `None` and why it is not one strict JSON value.
+
+    `json.loads` alone would let the last of two `"channel"` members win (where another reader
+    takes the first), and read `1e400` as infinity, which no JSON can carry on; the core's strict
+    reader refuses both, and NaN, lone surrogates and nesting deeper than a payload may go.
+    """
     try:
-        text.encode()
-    except UnicodeEncodeError:
-        # A lone surrogate ("\ud800" is valid JSON): keep it escaped.
-        text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
-    return text
+        check_json(body, max_depth=_MAX_BODY_DEPTH)
+    except ValueError as exc:
+        return None, f"body is not JSON: {str(exc).removeprefix('invalid JSON: ')}"
+    # Cannot fail after the check (and stays well inside json's recursion limit).
+    return json.loads(body), None
 
 
 def routes(gateway: Gateway) -> list[Route]:
@@ -100,10 +114,9 @@ def routes(gateway: Gateway) -> list[Route]:
         body = await _read_body(request, gateway.max_publish_bytes)
         if body is None:
             return _reply(413, {"error": "too_large", "detail": "body over the size limit"})
-        try:
-            data = json.loads(body, parse_constant=_no_constants)
-        except (ValueError, RecursionError):
-            return _bad_request("body is not JSON")
+        data, problem = _parse_body(body)
+        if problem is not None:
+            return _bad_request(problem)
         if not isinstance(data, dict) or "payload" not in data:
             return _bad_request("body must be an object with channel and payload")
         channel = data.get("channel")
@@ -157,6 +170,34 @@ def routes(gateway: Gateway) -> list[Route]:
         Route("/history/{channel}", history, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
+
+
+_ERROR_CODES: Mapping[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """The router's refusals (404 for an unknown path, 405 with `Allow`) as JSON."""
+    if not isinstance(exc, HTTPException):  # pragma: no cover - registered for HTTPException
+        raise exc
+    status = exc.status_code
+    code = _ERROR_CODES.get(status, f"http_{status}")
+    return _reply(status, {"error": code}, dict(exc.headers or {}))
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette's server-error middleware still re-raises the exception, so the server logs it.
+    return _reply(500, {"error": "internal"})
+
+
+def exception_handlers() -> dict[Any, ExceptionHandler]:
+    """Starlette `exception_handlers` that keep every HTTP answer of the gateway JSON."""
+    return {HTTPException: _http_error, Exception: _internal_error}
 
 
 def _channel_of(request: Request) -> str:

@@ -3,19 +3,27 @@
 A channel's first local subscriber opens one `Broker` subscription for it; its last one closes
 it. A broker message is turned into its frame once, then offered to each subscriber's bounded
 queue without awaiting: the work per message is proportional to the channel's subscribers, and
-a slow subscriber costs the others nothing.
+a slow subscriber costs the others nothing. Presence changes go out the same way, as
+`PresenceChange` items a subscriber's queue may merge with the changes still waiting there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Protocol
+import logging
+from typing import TYPE_CHECKING, Protocol
 
+from sock8._core import check_json
 from sock8.gateway.frames import channel_message
 from sock8.publisher import Broker, Message, Subscription
 
+if TYPE_CHECKING:
+    from sock8.gateway.outbox import PresenceChange
+
 __all__ = ["Hub", "Sink"]
+
+logger = logging.getLogger("sock8.gateway")
 
 
 class Sink(Protocol):
@@ -27,6 +35,10 @@ class Sink(Protocol):
         Must neither await nor subscribe or unsubscribe anything synchronously (the hub is
         iterating its subscribers).
         """
+
+    def offer_presence(self, change: PresenceChange) -> None:
+        """Queue a presence change of a channel, like `offer`; the sink may merge it with a
+        change of that channel still waiting in its queue."""
 
 
 class _Channel:
@@ -44,13 +56,21 @@ class _Channel:
     def deliver(self, message: Message) -> None:
         if not self.sinks:
             return
+        try:
+            # The frame is assembled from the payload's text without parsing it: text that is
+            # not exactly one JSON value could add members to the frame (another "channel").
+            # Our publishers check it already; a broker of someone else's may not.
+            check_json(message.payload)
+        except (ValueError, TypeError) as exc:
+            logger.error("dropped a message for %s from the broker: %s", message.channel, exc)
+            return
         frame = channel_message(self.id_json, message.payload)
         for sink in self.sinks:
             sink.offer(frame)
 
-    def broadcast(self, frame: str) -> None:
+    def broadcast_presence(self, change: PresenceChange) -> None:
         for sink in self.sinks:
-            sink.offer(frame)
+            sink.offer_presence(change)
 
 
 class Hub:
@@ -85,11 +105,11 @@ class Hub:
             if entry.subscription is not None:
                 entry.subscription.close()
 
-    def broadcast(self, channel: str, frame: str) -> None:
-        """Offer an already written `frame` to the local subscribers of `channel`."""
-        entry = self._channels.get(channel)
+    def broadcast_presence(self, change: PresenceChange) -> None:
+        """Offer a presence change to the local subscribers of its channel."""
+        entry = self._channels.get(change.channel)
         if entry is not None:
-            entry.broadcast(frame)
+            entry.broadcast_presence(change)
 
     def subscribers(self, channel: str) -> int:
         """How many local subscribers `channel` has."""

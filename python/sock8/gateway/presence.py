@@ -15,10 +15,42 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["MemoryPresence", "PresenceEntry", "PresenceStore", "Validate"]
+__all__ = [
+    "UNSAFE_KEYS",
+    "MemoryPresence",
+    "PresenceEntry",
+    "PresenceStore",
+    "Validate",
+    "unsafe_key",
+]
 
 Validate = Callable[[dict[str, Any]], dict[str, Any]]
 """Checks merged presence data and returns what to store; raises `ValueError` to refuse it."""
+
+UNSAFE_KEYS = frozenset({"__proto__", "constructor", "prototype"})
+"""Keys presence data may not use at any depth. Every subscriber's client merges an identity's
+data into its own objects; a JavaScript merge by assignment (`target[key] = value`,
+`Object.assign`) turns `__proto__` into a prototype change, and `constructor`/`prototype` are
+the other half of the usual pollution gadgets."""
+
+
+def unsafe_key(value: object) -> str | None:
+    """The first key of `UNSAFE_KEYS` found in `value`'s objects at any depth, else `None`.
+
+    Iterative: parsed JSON nests as deep as the parser allowed.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if key in UNSAFE_KEYS:
+                    return str(key)
+                if isinstance(inner, dict | list):
+                    stack.append(inner)
+        elif isinstance(item, list):
+            stack.extend(inner for inner in item if isinstance(inner, dict | list))
+    return None
 
 
 @dataclass(frozen=True, slots=True)

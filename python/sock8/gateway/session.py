@@ -1,11 +1,14 @@
 """One client connection: authentication, subscriptions, presence, refresh and expiry.
 
 A session runs two tasks besides the ASGI one: a reader, which handles client frames in order,
-and a writer, the only coroutine that sends, which drains the session's bounded queue. Everything
-else (the hub's fan-out, timers, presence updates) only *offers* frames to that queue, so that
-nothing ever waits on this client. Any ending (client gone, bad frame, expiry, overflow, refused
-refresh) goes through `close()`, and every per-connection structure is released in the one
-`finally` of `run()`.
+and a writer, the only coroutine that sends, which drains the session's bounded queue (an
+`Outbox`). Everything else (the hub's fan-out, timers, presence updates) only *offers* frames to
+that queue, so that nothing ever waits on this client. Any ending (client gone, bad frame,
+expiry, overflow, refused refresh) goes through `close()`, and every per-connection structure is
+released in the one `finally` of `run()`.
+
+Requests after `auth` are rate limited per connection (`TokenBucket`s on the gateway's clock): a
+refused one gets a `rate_limited` error, sent as a notice that is not repeated while one waits.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from sock8.gateway.frames import (
     Subscribe,
     Unsubscribe,
 )
-from sock8.gateway.presence import PresenceEntry
+from sock8.gateway.outbox import Outbox, PresenceChange
+from sock8.gateway.ratelimit import TokenBucket
 
 if TYPE_CHECKING:
     from sock8.gateway.app import Gateway
@@ -72,8 +76,10 @@ class Session:
         "_gateway",
         "_hub",
         "_members",
-        "_queue",
+        "_outbox",
+        "_presence_limit",
         "_reader",
+        "_request_limit",
         "_subscribed",
         "_websocket",
         "_writer",
@@ -89,7 +95,10 @@ class Session:
         """This connection's id: its presence membership key."""
         self.grants: Grants | None = None
         """What the current token grants; `None` until the `auth` frame is verified."""
-        self._queue: asyncio.Queue[str] = asyncio.Queue(gateway.send_queue_size)
+        self._outbox = Outbox(gateway.send_queue_size)
+        now = gateway.clock.time()
+        self._request_limit = TokenBucket(gateway.request_rate, gateway.request_burst, now)
+        self._presence_limit = TokenBucket(gateway.presence_rate, gateway.presence_burst, now)
         self._subscribed: set[str] = set()
         self._members: set[str] = set()
         self._closing = False
@@ -106,17 +115,26 @@ class Session:
 
     def offer(self, frame: str) -> None:
         """Queue `frame` for the writer; a full queue closes the connection with 4008."""
-        if self._closing:
-            return
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            self._gateway.stats.slow_consumers += 1
-            logger.info("closing a slow consumer (%s): its send queue is full", self._who())
-            self.close(
-                CLOSE_SLOW_CONSUMER,
-                frames.error("slow_consumer", "the send queue overflowed; messages were lost"),
-            )
+        if not self._closing and not self._outbox.put(frame):
+            self._overflow()
+
+    def offer_presence(self, change: PresenceChange) -> None:
+        """Queue a presence change, merged with the channel's changes still waiting (see
+        `Outbox`); a full queue closes the connection with 4008."""
+        if not self._closing and not self._outbox.put_presence(change):
+            self._overflow()
+
+    def _notice(self, kind: str, frame: str) -> None:
+        if not self._closing and not self._outbox.put_notice(kind, frame):
+            self._overflow()
+
+    def _overflow(self) -> None:
+        self._gateway.stats.slow_consumers += 1
+        logger.info("closing a slow consumer (%s): its send queue is full", self._who())
+        self.close(
+            CLOSE_SLOW_CONSUMER,
+            frames.error("slow_consumer", "the send queue overflowed; messages were lost"),
+        )
 
     def close(self, code: int | None, frame: str | None = None) -> None:
         """End the session: send `frame` (an error) and close with `code`, or just stop when
@@ -181,11 +199,11 @@ class Session:
                 self.close(CLOSE_INTERNAL, frames.error("internal", "gateway error; reconnect"))
 
     async def _write(self) -> None:
-        queue = self._queue
+        outbox = self._outbox
         send = self._websocket.send
         try:
             while True:
-                frame = await queue.get()
+                frame = await outbox.get()
                 await send({"type": "websocket.send", "text": frame})
         except Exception:
             # The client went away mid-send (WebSocketDisconnect, ClientDisconnected, ...).
@@ -201,6 +219,13 @@ class Session:
                 self.close(
                     CLOSE_BAD_FRAME, frames.error("bad_frame", "the first frame must be auth")
                 )
+            return
+        if isinstance(frame, Auth):
+            self.close(
+                CLOSE_BAD_FRAME, frames.error("bad_frame", "already authenticated; use refresh")
+            )
+            return
+        if not self._within_limits(frame):
             return
         match frame:
             case Subscribe(channel):
@@ -231,10 +256,21 @@ class Session:
                     )
             case Refresh(token):
                 await self._refresh(grants, token)
-            case Auth():
-                self.close(
-                    CLOSE_BAD_FRAME, frames.error("bad_frame", "already authenticated; use refresh")
-                )
+
+    def _within_limits(self, frame: ClientFrame) -> bool:
+        """Spend the request's tokens; when a bucket is empty, answer `rate_limited`."""
+        now = self._gateway.clock.time()
+        if self._request_limit.take(now):
+            if not isinstance(frame, SetPresence) or self._presence_limit.take(now):
+                return True
+            message = "too many setPresence requests; slow down"
+        else:
+            message = "too many requests; slow down"
+        self._gateway.stats.rate_limited += 1
+        channel = None if isinstance(frame, Refresh | Auth) else frame.channel
+        # A notice: while one waits unsent, a flood of refused requests queues nothing more.
+        self._notice("rate_limited", frames.error("rate_limited", message, channel))
+        return False
 
     # Tokens.
 
@@ -283,6 +319,15 @@ class Session:
                 frames.error("unauthorized", "refresh refused: the token is for another identity"),
             )
             return
+        if grants.issued_at < current.issued_at:
+            # An older token may still grant a channel the app has taken away since.
+            self.close(
+                CLOSE_UNAUTHORIZED,
+                frames.error(
+                    "unauthorized", "refresh refused: the token is older than the current one"
+                ),
+            )
+            return
         # Narrowing first, before any await: no frame of a revoked channel is queued after this.
         revoked = [channel for channel in self._subscribed if not grants.allows(channel)]
         for channel in revoked:
@@ -329,6 +374,13 @@ class Session:
     async def _set_presence(self, grants: Grants, channel: str, data: dict[str, Any]) -> None:
         if not (self._allowed(grants, channel) and self._has_presence(channel)):
             return
+        if channel not in self._subscribed:
+            # A connection that does not receive the channel has no business in its presence:
+            # it would broadcast to a room it does not listen to.
+            self.offer(
+                frames.error("not_subscribed", "subscribe to the channel to set presence", channel)
+            )
+            return
         gateway = self._gateway
         was_member = channel in self._members
         # Recorded before the await: a teardown that interrupts the update still leaves.
@@ -347,7 +399,7 @@ class Session:
                 self._members.discard(channel)
             self.offer(frames.error("invalid_presence", _invalid(exc), channel))
             return
-        self._presence_update(channel, {grants.identity: entry}, [])
+        self._hub.broadcast_presence(PresenceChange(channel, grants.identity, entry))
 
     async def _leave_presence(self, channel: str) -> None:
         if channel not in self._members or self.grants is None:
@@ -357,20 +409,7 @@ class Session:
         # Forgotten after the await: an interrupted leave is retried by the teardown.
         self._members.discard(channel)
         if removed:
-            self._presence_update(channel, {}, [identity])
-
-    def _presence_update(
-        self, channel: str, updates: dict[str, PresenceEntry], removals: list[str]
-    ) -> None:
-        frame = frames.dumps(
-            {
-                "event": "presenceUpdate",
-                "channel": channel,
-                "updates": {who: entry.as_json() for who, entry in updates.items()},
-                "removals": removals,
-            }
-        )
-        self._hub.broadcast(channel, frame)
+            self._hub.broadcast_presence(PresenceChange(channel, identity, None))
 
     # The end.
 

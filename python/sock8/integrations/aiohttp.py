@@ -7,6 +7,8 @@ A sync `authorize` runs in the loop's default executor; an async one on the even
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sock8._auth import Authorize, AuthRoutes, Reply
 from sock8.app import Sock8
 from sock8.integrations import requires
@@ -21,22 +23,32 @@ def _response(reply: Reply) -> web.Response:
     return web.json_response(reply.body, status=reply.status, headers=reply.headers)
 
 
-def with_sock8(s8: Sock8, *, authorize: Authorize[web.Request]) -> web.Application:
+def with_sock8(
+    s8: Sock8, *, authorize: Authorize[web.Request], allowed_origins: Iterable[str] | None = None
+) -> web.Application:
     """A sub-application with `POST /authenticate` and `GET /{wire id}/history`; add it.
 
     Arguments:
         s8: the app's `Sock8`.
         authorize: `authorize(conn)`, sync or async; `conn.request` is the aiohttp `web.Request`.
+        allowed_origins: when given, the only sites whose pages may use the routes: a browser
+            request from another site (its `Origin` not listed, or `Sec-Fetch-Site:
+            cross-site`/`same-site` without `Origin`) gets 403 `{"error": "forbidden_origin"}`
+            before `authorize` runs. List your own site's origin too (`https://app.example.com`).
     """
-    routes = AuthRoutes(s8, authorize)
+    routes = AuthRoutes(s8, authorize, allowed_origins=allowed_origins)
 
     async def authenticate(request: web.Request) -> web.Response:
-        return _response(await routes.authenticate(request))
+        return _response(await routes.authenticate(request, headers=request.headers))
 
     async def history(request: web.Request) -> web.Response:
         query = request.query
         reply = await routes.history(
-            request, request.match_info["channel"], query.get("limit"), query.get("cursor")
+            request,
+            request.match_info["channel"],
+            query.get("limit"),
+            query.get("cursor"),
+            headers=request.headers,
         )
         return _response(reply)
 

@@ -10,6 +10,7 @@ Django's async APIs (`await request.auser()`, `await request.session.aget(...)`)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sock8._auth import Authorize, AuthRoutes, Reply, is_async
@@ -35,14 +36,21 @@ def _response(reply: Reply) -> HttpResponse:
     return JsonResponse(reply.body, status=reply.status, headers=reply.headers)
 
 
-def with_sock8(s8: Sock8, *, authorize: Authorize[HttpRequest]) -> list[URLPattern]:
+def with_sock8(
+    s8: Sock8, *, authorize: Authorize[HttpRequest], allowed_origins: Iterable[str] | None = None
+) -> list[URLPattern]:
     """URL patterns for `POST authenticate` and `GET <wire id>/history`; `include()` them.
 
     Arguments:
         s8: the app's `Sock8`.
         authorize: `authorize(conn)`, sync or async; `conn.request` is the Django `HttpRequest`.
+        allowed_origins: when given, the only sites whose pages may use the routes: a browser
+            request from another site (its `Origin` not listed, or `Sec-Fetch-Site:
+            cross-site`/`same-site` without `Origin`) gets 403 `{"error": "forbidden_origin"}`
+            before `authorize` runs. List your own site's origin too. Django's CSRF middleware
+            already guards the POST; this also covers the history GET.
     """
-    routes: AuthRoutes[HttpRequest] = AuthRoutes(s8, authorize)
+    routes: AuthRoutes[HttpRequest] = AuthRoutes(s8, authorize, allowed_origins=allowed_origins)
     authenticate: Any
     history: Any
 
@@ -51,13 +59,15 @@ def with_sock8(s8: Sock8, *, authorize: Authorize[HttpRequest]) -> list[URLPatte
         async def authenticate(request: HttpRequest) -> HttpResponse:
             if request.method != "POST":
                 return HttpResponseNotAllowed(["POST"])
-            return _response(await routes.authenticate(request))
+            return _response(await routes.authenticate(request, headers=request.headers))
 
         async def history(request: HttpRequest, channel: str) -> HttpResponse:
             if request.method not in _SAFE:
                 return HttpResponseNotAllowed(_SAFE)
             query = request.GET
-            reply = await routes.history(request, channel, query.get("limit"), query.get("cursor"))
+            reply = await routes.history(
+                request, channel, query.get("limit"), query.get("cursor"), headers=request.headers
+            )
             return _response(reply)
 
     else:
@@ -65,14 +75,20 @@ def with_sock8(s8: Sock8, *, authorize: Authorize[HttpRequest]) -> list[URLPatte
         def authenticate(request: HttpRequest) -> HttpResponse:
             if request.method != "POST":
                 return HttpResponseNotAllowed(["POST"])
-            return _response(routes.authenticate_sync(request))
+            return _response(routes.authenticate_sync(request, headers=request.headers))
 
         def history(request: HttpRequest, channel: str) -> HttpResponse:
             if request.method not in _SAFE:
                 return HttpResponseNotAllowed(_SAFE)
             query = request.GET
             return _response(
-                routes.history_sync(request, channel, query.get("limit"), query.get("cursor"))
+                routes.history_sync(
+                    request,
+                    channel,
+                    query.get("limit"),
+                    query.get("cursor"),
+                    headers=request.headers,
+                )
             )
 
     return [

@@ -7,6 +7,8 @@ A sync `authorize` runs in the thread pool; an async one on the event loop.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sock8._auth import Authorize, AuthRoutes
 from sock8.app import Sock8
 from sock8.integrations import requires
@@ -22,7 +24,11 @@ __all__ = ["with_sock8"]
 
 
 def with_sock8(
-    s8: Sock8, *, authorize: Authorize[Request], tags: list[str] | None = None
+    s8: Sock8,
+    *,
+    authorize: Authorize[Request],
+    tags: list[str] | None = None,
+    allowed_origins: Iterable[str] | None = None,
 ) -> APIRouter:
     """An `APIRouter` with `POST /authenticate` and `GET /{channel}/history`; include it.
 
@@ -30,14 +36,20 @@ def with_sock8(
         s8: the app's `Sock8`.
         authorize: `authorize(conn)`, sync or async; `conn.request` is the Starlette `Request`.
         tags: OpenAPI tags of the two routes (default `["sock8"]`).
+        allowed_origins: when given, the only sites whose pages may use the routes: a browser
+            request from another site (its `Origin` not listed, or `Sec-Fetch-Site:
+            cross-site`/`same-site` without `Origin`) gets 403 `{"error": "forbidden_origin"}`
+            before `authorize` runs. List your own site's origin too (`https://app.example.com`).
     """
-    routes = AuthRoutes(s8, authorize)
+    routes = AuthRoutes(s8, authorize, allowed_origins=allowed_origins)
     router = APIRouter(tags=list(tags or ["sock8"]))
 
     @router.post("/authenticate", response_class=JSONResponse)
     async def authenticate(request: Request) -> JSONResponse:
         """Run `authorize` and return a signed token for the channels it granted."""
-        return response(await routes.authenticate(request, run_sync=run_in_threadpool))
+        return response(
+            await routes.authenticate(request, headers=request.headers, run_sync=run_in_threadpool)
+        )
 
     @router.get("/{channel}/history", response_class=JSONResponse)
     async def history(
@@ -46,7 +58,12 @@ def with_sock8(
         """A granted channel's stored messages, newest first (`channel` is the wire id)."""
         # `channel` is declared for the OpenAPI schema; channel_of reads it decoded exactly once.
         reply = await routes.history(
-            request, channel_of(request), limit, cursor, run_sync=run_in_threadpool
+            request,
+            channel_of(request),
+            limit,
+            cursor,
+            headers=request.headers,
+            run_sync=run_in_threadpool,
         )
         return response(reply)
 

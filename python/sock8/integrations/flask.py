@@ -8,6 +8,8 @@ async views (installed by `sock8[flask]`); each request still holds a worker whi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sock8._auth import Authorize, AuthRoutes, Reply, is_async
 from sock8.app import Sock8
 from sock8.integrations import requires
@@ -31,29 +33,43 @@ def _request() -> Request:
     return request._get_current_object()  # type: ignore[attr-defined,no-any-return]
 
 
-def with_sock8(s8: Sock8, *, authorize: Authorize[Request], name: str = "sock8") -> Blueprint:
+def with_sock8(
+    s8: Sock8,
+    *,
+    authorize: Authorize[Request],
+    name: str = "sock8",
+    allowed_origins: Iterable[str] | None = None,
+) -> Blueprint:
     """A Blueprint with `POST /authenticate` and `GET /<wire id>/history`; register it.
 
     Arguments:
         s8: the app's `Sock8`.
         authorize: `authorize(conn)`, sync or async; `conn.request` is the Flask `Request`.
         name: the blueprint's name (endpoints are `<name>.authenticate`, `<name>.history`).
+        allowed_origins: when given, the only sites whose pages may use the routes: a browser
+            request from another site (its `Origin` not listed, or `Sec-Fetch-Site:
+            cross-site`/`same-site` without `Origin`) gets 403 `{"error": "forbidden_origin"}`
+            before `authorize` runs. List your own site's origin too (`https://app.example.com`).
     """
     if is_async(authorize):
         with requires("flask", "asgiref"):
             import asgiref.sync  # noqa: F401 - fail now rather than on the first request
-    routes = AuthRoutes(s8, authorize)
+    routes = AuthRoutes(s8, authorize, allowed_origins=allowed_origins)
     blueprint = Blueprint(name, __name__)
 
     @blueprint.post("/authenticate")
     def authenticate() -> Response:
-        return _response(routes.authenticate_sync(_request()))
+        current = _request()
+        return _response(routes.authenticate_sync(current, headers=current.headers))
 
     @blueprint.get("/<channel>/history")
     def history(channel: str) -> Response:
-        query = request.args
+        current = _request()
+        query = current.args
         return _response(
-            routes.history_sync(_request(), channel, query.get("limit"), query.get("cursor"))
+            routes.history_sync(
+                current, channel, query.get("limit"), query.get("cursor"), headers=current.headers
+            )
         )
 
     return blueprint

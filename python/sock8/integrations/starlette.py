@@ -7,6 +7,7 @@ A sync `authorize` runs in Starlette's thread pool; an async one on the event lo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import unquote
 
 from sock8._auth import Authorize, AuthRoutes, Reply
@@ -43,17 +44,25 @@ def channel_of(request: Request) -> str:
     return str(request.path_params["channel"])
 
 
-def with_sock8(s8: Sock8, *, authorize: Authorize[Request]) -> Starlette:
+def with_sock8(
+    s8: Sock8, *, authorize: Authorize[Request], allowed_origins: Iterable[str] | None = None
+) -> Starlette:
     """A Starlette app serving `POST /authenticate` and `GET /{wire id}/history`; mount it.
 
     Arguments:
         s8: the app's `Sock8`.
         authorize: `authorize(conn)`, sync or async; `conn.request` is the Starlette `Request`.
+        allowed_origins: when given, the only sites whose pages may use the routes: a browser
+            request from another site (its `Origin` not listed, or `Sec-Fetch-Site:
+            cross-site`/`same-site` without `Origin`) gets 403 `{"error": "forbidden_origin"}`
+            before `authorize` runs. List your own site's origin too (`https://app.example.com`).
     """
-    routes = AuthRoutes(s8, authorize)
+    routes = AuthRoutes(s8, authorize, allowed_origins=allowed_origins)
 
     async def authenticate(request: Request) -> JSONResponse:
-        return response(await routes.authenticate(request, run_sync=run_in_threadpool))
+        return response(
+            await routes.authenticate(request, headers=request.headers, run_sync=run_in_threadpool)
+        )
 
     async def history(request: Request) -> JSONResponse:
         reply = await routes.history(
@@ -61,6 +70,7 @@ def with_sock8(s8: Sock8, *, authorize: Authorize[Request]) -> Starlette:
             channel_of(request),
             request.query_params.get("limit"),
             request.query_params.get("cursor"),
+            headers=request.headers,
             run_sync=run_in_threadpool,
         )
         return response(reply)

@@ -51,24 +51,39 @@ pub trait Members<'de> {
 
 /// Parses `text` as a strict JSON object, handing each member to `members`.
 pub fn parse_object<'de, M: Members<'de>>(text: &'de str, max_depth: usize, members: &mut M) -> Result<(), Error> {
-    let mut parser = Parser {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        depth: 0,
-        max_depth,
-    };
+    let mut parser = Parser::new(text, max_depth);
     parser.skip_whitespace();
     match parser.peek() {
         Some(b'{') => parser.object(|p, key| members.member(&key, p))?,
         Some(_) => return Err(parser.error("expected a JSON object")),
         None => return Err(parser.error("EOF while parsing a value")),
     }
+    parser.end()
+}
+
+/// Default depth limit of [`check_value`], for message payloads: eight times a token's, deeper
+/// than real messages nest, as deep as .NET's `System.Text.Json` reads by default, far below
+/// what recursive consumers stop at (Python's `json.loads`, near 1,000 levels), and a bounded
+/// stack for this recursive parser (under 50 KiB at this depth in a release build).
+pub const MAX_PAYLOAD_DEPTH: usize = 64;
+
+/// Ceiling of the depth limit [`check_value`] accepts: room for a payload of
+/// [`MAX_PAYLOAD_DEPTH`] inside an envelope (the gateway's publish body), with a worst-case
+/// stack under 100 KiB in a release build, within the smallest thread stacks Python runs on
+/// (musl's 128 KiB).
+pub const MAX_CHECK_DEPTH: usize = 2 * MAX_PAYLOAD_DEPTH;
+
+/// Checks that `text` is exactly one strict JSON value of any type (surrounding whitespace
+/// allowed): the rules of [`parse_object`], the outermost array or object at depth 1. Used on
+/// message payloads that are spliced into frames as text, so that a payload can never carry a
+/// second value or a member of the envelope around it.
+///
+/// `max_depth` above [`MAX_CHECK_DEPTH`] is clamped to it (callers range-check their settings).
+pub fn check_value(text: &str, max_depth: usize) -> Result<(), Error> {
+    let mut parser = Parser::new(text, max_depth.min(MAX_CHECK_DEPTH));
     parser.skip_whitespace();
-    if parser.pos < parser.bytes.len() {
-        return Err(parser.error("trailing characters"));
-    }
-    Ok(())
+    parser.value()?;
+    parser.end()
 }
 
 /// A list of strings as a claim sees it.
@@ -112,6 +127,25 @@ const fn bytes_equal(word: u64, b: u8) -> u64 {
 }
 
 impl<'de> Parser<'de> {
+    fn new(text: &'de str, max_depth: usize) -> Self {
+        Self {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            depth: 0,
+            max_depth,
+        }
+    }
+
+    /// After the top-level value: only whitespace may follow.
+    fn end(&mut self) -> Result<(), Error> {
+        self.skip_whitespace();
+        if self.pos < self.bytes.len() {
+            return Err(self.error("trailing characters"));
+        }
+        Ok(())
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -687,6 +721,104 @@ mod tests {
         assert!(parse(&ok, 8).is_ok());
         text.push_str("\"k7\":0}");
         assert!(parse(&text, 8).is_err());
+    }
+
+    #[test]
+    fn check_value_accepts_exactly_one_value_of_any_type() {
+        for good in [
+            "0",
+            "-1.5e3",
+            "123456789012345678901234567890",
+            "\"hi\"",
+            "\"\\u00e9\\ud83d\\ude00\"",
+            "true",
+            "false",
+            "null",
+            "[]",
+            "{}",
+            " \n\t{\"a\":[1,{\"b\":null}],\"c\":\"x\"}\r\n ",
+            "[{\"a\":1},{\"a\":1}]",
+        ] {
+            assert_eq!(check_value(good, MAX_PAYLOAD_DEPTH), Ok(()), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn check_value_refuses_a_second_value_or_an_envelope_member() {
+        for bad in [
+            // The payload text that would retarget a message whose frame is built by splicing.
+            r#""hi","channel":"notification.alice##userId""#,
+            r#"1,"persist":true"#,
+            r#"{"a":1}}"#,
+            r#"{"a":1},{"a":2}"#,
+            "1 2",
+            "[1]]",
+            r#""a""b""#,
+            "",
+            " ",
+            "\u{feff}1",
+            r#"{"a":1,"a":2}"#,
+            r#"[{"a":1,"\u0061":2}]"#,
+            "NaN",
+            "-Infinity",
+            r#"{"a":Infinity}"#,
+            "1e400",
+            "[-1e400]",
+            r#""\ud800""#,
+            r#""\udc00""#,
+            "\"\u{1}\"",
+            "01",
+            "tru",
+            "'a'",
+            "[1,]",
+            "{\"a\":1,}",
+            "/* comment */ 1",
+        ] {
+            assert!(
+                check_value(bad, MAX_PAYLOAD_DEPTH).is_err(),
+                "{bad:?} should be refused"
+            );
+        }
+        let err = check_value(r#""hi","channel":"x""#, MAX_PAYLOAD_DEPTH).unwrap_err();
+        assert_eq!(err.to_string(), "trailing characters at line 1 column 5");
+    }
+
+    #[test]
+    fn check_value_depth_counts_the_outermost_container_as_one() {
+        let nest = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(check_value("1", 1), Ok(()));
+        assert_eq!(check_value(&nest(1), 1), Ok(()));
+        assert!(check_value(&nest(2), 1).is_err());
+        assert_eq!(check_value(&nest(MAX_PAYLOAD_DEPTH), MAX_PAYLOAD_DEPTH), Ok(()));
+        let err = check_value(&nest(MAX_PAYLOAD_DEPTH + 1), MAX_PAYLOAD_DEPTH).unwrap_err();
+        assert_eq!(err.to_string(), "JSON nested deeper than 64 at line 1 column 65");
+        // The ceiling holds whatever is asked: hostile nesting never grows the stack past it.
+        assert_eq!(check_value(&nest(MAX_CHECK_DEPTH), usize::MAX), Ok(()));
+        assert!(check_value(&nest(MAX_CHECK_DEPTH + 1), usize::MAX).is_err());
+        let deep = "[".repeat(1_000_000);
+        assert!(check_value(&deep, MAX_PAYLOAD_DEPTH).is_err());
+        let objects = format!(
+            "{}1{}",
+            "{\"a\":".repeat(MAX_PAYLOAD_DEPTH),
+            "}".repeat(MAX_PAYLOAD_DEPTH)
+        );
+        assert_eq!(check_value(&objects, MAX_PAYLOAD_DEPTH), Ok(()));
+    }
+
+    #[test]
+    fn check_value_at_the_ceiling_fits_a_small_thread_stack() {
+        // The deepest nesting ever accepted, objects (the larger frames) and arrays mixed, on a
+        // 512 KiB stack: an unoptimised build needs about 256 KiB, a release build under 100.
+        let text = format!(
+            "{}1{}",
+            "[{\"a\":".repeat(MAX_CHECK_DEPTH / 2),
+            "}]".repeat(MAX_CHECK_DEPTH / 2)
+        );
+        let worker = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || check_value(&text, MAX_CHECK_DEPTH))
+            .unwrap();
+        assert_eq!(worker.join().unwrap(), Ok(()));
     }
 
     #[test]

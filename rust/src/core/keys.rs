@@ -31,6 +31,8 @@ pub enum KeyError {
     DuplicateKid { kid: Option<String> },
     /// A ring without keys.
     EmptyRing,
+    /// A key name the ring does not have.
+    NotInRing { kid: Option<String> },
 }
 
 impl fmt::Display for KeyError {
@@ -50,6 +52,11 @@ impl fmt::Display for KeyError {
             ),
             Self::DuplicateKid { kid } => write!(f, "key name {kid:?} is configured twice"),
             Self::EmptyRing => f.write_str("no keys configured"),
+            Self::NotInRing { kid: Some(kid) } => {
+                let shown: String = kid.chars().take(64).collect();
+                write!(f, "no key named {shown:?} is configured")
+            }
+            Self::NotInRing { kid: None } => f.write_str("no unnamed key is configured"),
         }
     }
 }
@@ -276,6 +283,38 @@ impl KeyRing {
     pub fn kids(&self) -> impl Iterator<Item = Option<&str>> {
         self.keys.iter().map(|(k, _)| k.as_deref())
     }
+
+    /// The key named `kid`, for a signer; an error naming it when the ring has none.
+    pub fn key(&self, kid: Option<&str>) -> Result<&Key, KeyError> {
+        self.get(kid).ok_or_else(|| KeyError::NotInRing {
+            kid: kid.map(str::to_owned),
+        })
+    }
+
+    /// This ring and one more key, last: refuses what [`KeyRing::new`] refuses. The keys already
+    /// here are copied as keyed states; their secrets are not needed again.
+    pub fn with_key(&self, kid: Option<&str>, secret: &[u8]) -> Result<Self, KeyError> {
+        let added = Self::new([(kid, secret)])?;
+        if self.get(kid).is_some() {
+            return Err(KeyError::DuplicateKid {
+                kid: kid.map(str::to_owned),
+            });
+        }
+        let mut keys = self.keys.clone();
+        keys.extend(added.keys);
+        Ok(Self { keys })
+    }
+
+    /// This ring without the key named `kid`; refuses a name it does not have, and removing the
+    /// last key.
+    pub fn without(&self, kid: Option<&str>) -> Result<Self, KeyError> {
+        self.key(kid)?;
+        let keys: Vec<_> = self.keys.iter().filter(|(k, _)| k.as_deref() != kid).cloned().collect();
+        if keys.is_empty() {
+            return Err(KeyError::EmptyRing);
+        }
+        Ok(Self { keys })
+    }
 }
 
 #[cfg(test)]
@@ -496,5 +535,42 @@ mod tests {
         ));
         assert!(matches!(KeyRing::new([]), Err(KeyError::EmptyRing)));
         assert!(matches!(KeyRing::new([(Some(""), SECRET)]), Err(KeyError::BadKid)));
+    }
+
+    #[test]
+    fn rings_grow_and_shrink_by_name() {
+        let other: &[u8] = b"fedcba9876543210fedcba9876543210";
+        let one = KeyRing::new([(Some("a"), SECRET)]).unwrap();
+        let two = one.with_key(None, other).unwrap();
+        assert_eq!(two.kids().collect::<Vec<_>>(), [Some("a"), None]);
+        assert_eq!(one.kids().collect::<Vec<_>>(), [Some("a")]); // rings are values
+        let message: &[&[u8]] = &[b"m"];
+        let tag = two.key(None).unwrap().mac(message);
+        assert_eq!(tag, Key::new(other).unwrap().mac(message));
+        assert_eq!(
+            two.key(Some("a")).unwrap().mac(message),
+            Key::new(SECRET).unwrap().mac(message)
+        );
+        assert_eq!(
+            two.with_key(Some("a"), other).unwrap_err(),
+            KeyError::DuplicateKid { kid: Some("a".into()) }
+        );
+        assert_eq!(
+            two.with_key(Some("b"), b"short").unwrap_err(),
+            KeyError::TooShort { len: 5 }
+        );
+        assert_eq!(two.with_key(Some(""), other).unwrap_err(), KeyError::BadKid);
+        let back = two.without(None).unwrap();
+        assert_eq!(back.kids().collect::<Vec<_>>(), [Some("a")]);
+        assert_eq!(
+            back.without(Some("b")).unwrap_err(),
+            KeyError::NotInRing { kid: Some("b".into()) }
+        );
+        assert_eq!(back.without(Some("a")).unwrap_err(), KeyError::EmptyRing);
+        assert_eq!(back.key(None).unwrap_err().to_string(), "no unnamed key is configured");
+        assert_eq!(
+            two.without(Some("b")).unwrap_err().to_string(),
+            "no key named \"b\" is configured"
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 
-use crate::core::{channel, keys, verify};
+use crate::core::{channel, json, keys, verify};
 
 pub fn add(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -12,5 +12,6 @@ pub fn add(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_JSON_DEPTH", verify::MAX_JSON_DEPTH)?;
     m.add("MAX_CHANNELS", verify::MAX_CHANNELS)?;
     m.add("MIN_SECRET_BYTES", keys::MIN_SECRET_BYTES)?;
+    m.add("MAX_PAYLOAD_DEPTH", json::MAX_PAYLOAD_DEPTH)?;
     Ok(())
 }

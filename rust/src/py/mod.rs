@@ -5,4 +5,6 @@ pub mod args;
 pub mod channel;
 pub mod constants;
 pub mod errors;
+pub mod json;
+pub mod keys;
 pub mod token;

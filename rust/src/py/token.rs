@@ -39,6 +39,27 @@ pub struct Signer {
     inner: CoreSigner,
 }
 
+impl Signer {
+    /// A signer for a checked key and the constructor's options (shared with `Keys.signer`).
+    pub(super) fn with_key(
+        key: Key,
+        kid: Option<&Bound<'_, PyAny>>,
+        audience: OptName,
+        issuer: Option<&Bound<'_, PyAny>>,
+        ttl: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let ttl = ttl.map_or(Ok(3600), |t| config_int(t, "ttl"))?;
+        let inner = CoreSigner::new(
+            key,
+            opt_string(kid, "kid")?,
+            audience.0,
+            opt_string(issuer, "issuer")?,
+            ttl,
+        )?;
+        Ok(Self { inner })
+    }
+}
+
 #[pymethods]
 impl Signer {
     #[new]
@@ -54,15 +75,7 @@ impl Signer {
         ttl: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let key = Key::new(&secret_bytes(secret)?).map_err(Error::from)?;
-        let ttl = ttl.map_or(Ok(3600), |t| config_int(t, "ttl"))?;
-        let inner = CoreSigner::new(
-            key,
-            opt_string(kid, "kid")?,
-            audience.0,
-            opt_string(issuer, "issuer")?,
-            ttl,
-        )?;
-        Ok(Self { inner })
+        Self::with_key(key, kid, audience, issuer, ttl)
     }
 
     /// The key name written into the header, if any.
@@ -140,13 +153,18 @@ impl Signer {
 
 /// The key ring a `Verifier` is given: one secret, or a mapping of names (or `None`) to secrets.
 fn key_ring(secret: &Bound<'_, PyAny>) -> PyResult<KeyRing> {
-    let Ok(mapping) = secret.cast::<PyDict>() else {
-        let bytes = secret_bytes(secret)?;
-        return Ok(KeyRing::new([(None, &*bytes)]).map_err(Error::from)?);
-    };
+    if let Ok(mapping) = secret.cast::<PyDict>() {
+        return ring_of(mapping.iter());
+    }
+    let bytes = secret_bytes(secret)?;
+    Ok(KeyRing::new([(None, &*bytes)]).map_err(Error::from)?)
+}
+
+/// A ring from (name, secret) pairs of Python objects; the core checks names and secrets.
+pub(super) fn ring_of<'py>(items: impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>) -> PyResult<KeyRing> {
     let mut names = Vec::new();
     let mut secrets = Vec::new();
-    for (name, value) in mapping.iter() {
+    for (name, value) in items {
         names.push(opt_string(Some(&name), "key name")?);
         secrets.push(secret_bytes(&value)?.into_owned());
     }
@@ -157,10 +175,42 @@ fn key_ring(secret: &Bound<'_, PyAny>) -> PyResult<KeyRing> {
     Ok(KeyRing::new(entries).map_err(Error::from)?)
 }
 
+/// The options of `Verifier(...)` and `Keys.verifier(...)`, as the core's policy.
+pub(super) fn policy(
+    audience: OptName,
+    issuer: Option<&Bound<'_, PyAny>>,
+    leeway: Option<&Bound<'_, PyAny>>,
+    max_token_bytes: Option<&Bound<'_, PyAny>>,
+    max_depth: Option<&Bound<'_, PyAny>>,
+    max_channels: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Policy> {
+    let limit = |obj: Option<&Bound<'_, PyAny>>, what: &str, default: usize| -> PyResult<usize> {
+        obj.map_or(Ok(default as u64), |o| config_int(o, what))
+            .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
+    };
+    Ok(Policy {
+        audience: audience.0,
+        issuer: opt_string(issuer, "issuer")?,
+        leeway: seconds(leeway, "leeway")?.unwrap_or(0.0),
+        max_token_bytes: limit(max_token_bytes, "max_token_bytes", MAX_TOKEN_BYTES)?,
+        max_depth: limit(max_depth, "max_depth", MAX_JSON_DEPTH)?,
+        max_channels: limit(max_channels, "max_channels", MAX_CHANNELS)?,
+    })
+}
+
 /// Verifies HS256 grant tokens strictly.
 #[pyclass(frozen, module = "sock8._core", name = "Verifier")]
 pub struct Verifier {
     inner: CoreVerifier,
+}
+
+impl Verifier {
+    /// A verifier of checked keys (shared with `Keys.verifier`).
+    pub(super) fn with_ring(keys: KeyRing, policy: Policy) -> PyResult<Self> {
+        Ok(Self {
+            inner: CoreVerifier::new(keys, policy)?,
+        })
+    }
 }
 
 #[pymethods]
@@ -184,21 +234,8 @@ impl Verifier {
         max_depth: Option<&Bound<'_, PyAny>>,
         max_channels: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let limit = |obj: Option<&Bound<'_, PyAny>>, what: &str, default: usize| -> PyResult<usize> {
-            obj.map_or(Ok(default as u64), |o| config_int(o, what))
-                .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
-        };
-        let policy = Policy {
-            audience: audience.0,
-            issuer: opt_string(issuer, "issuer")?,
-            leeway: seconds(leeway, "leeway")?.unwrap_or(0.0),
-            max_token_bytes: limit(max_token_bytes, "max_token_bytes", MAX_TOKEN_BYTES)?,
-            max_depth: limit(max_depth, "max_depth", MAX_JSON_DEPTH)?,
-            max_channels: limit(max_channels, "max_channels", MAX_CHANNELS)?,
-        };
-        Ok(Self {
-            inner: CoreVerifier::new(key_ring(secret)?, policy)?,
-        })
+        let policy = policy(audience, issuer, leeway, max_token_bytes, max_depth, max_channels)?;
+        Self::with_ring(key_ring(secret)?, policy)
     }
 
     /// The audience a token must carry, or `None` for tokens without `aud`.
