@@ -305,8 +305,8 @@ def peer(name: str) -> Peer:
 
 
 def reference() -> ModuleType | None:
-    """The pure-Python reference of docs/spec.md (tests/_reference.py), if present."""
-    path = Path(__file__).resolve().parent.parent / "tests" / "_reference.py"
+    """The pure-Python reference of docs/spec.md (tests/core/reference.py), if present."""
+    path = Path(__file__).resolve().parent.parent / "tests" / "core" / "reference.py"
     if not path.is_file():
         return None
     spec = importlib.util.spec_from_file_location("_sock8_reference", path)

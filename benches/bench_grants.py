@@ -62,7 +62,7 @@ def test_parse_sock8(benchmark: Benchmark) -> None:
 def test_render_and_parse_reference(benchmark: Benchmark) -> None:
     reference = _peers.reference()
     if reference is None:
-        pytest.skip("tests/_reference.py is not there")
+        pytest.skip("tests/core/reference.py is not there")
     template = reference.ChannelTemplate(_peers.TEMPLATE)
     assert benchmark(template.render, VALUES) == WIRE_ID
     assert reference.parse_channel(WIRE_ID) == (_peers.TEMPLATE, VALUES)

@@ -1,7 +1,8 @@
 """What hostile input costs: each group times a small refused input beside a huge one.
 
-The tests (tests/test_security.py) show *structurally* that hostile input is refused early (the
-size check comes first, the parser stops at the depth limit); these benchmarks show the cost.
+The tests (tests/core/test_hostile_input.py) show *structurally* that hostile input is refused
+early (the size check comes first, the parser stops at the depth limit); these benchmarks show the
+cost.
 In a group, the huge input should cost about what the small one does. Two groups are known to
 scale with the input and are here to keep that visible: `allows` with a non-ASCII probe (Python
 encodes the str to UTF-8 first) and `render` with a huge value (escaped before the size check).

@@ -456,8 +456,8 @@ def main() -> None:
         "¹ Python baseline: sign/verify rows, hand-written `hmac` (key pads computed once) + "
         "`binascii` + orjson, checking signature, exp, aud and the channel in a frozenset; "
         "allows rows, `frozenset.__contains__`; channel rows, the pure-Python reference "
-        "(tests/_reference.py). Peers sign a prepared claims dict; sock8's `sign` also validates, "
-        "sorts and de-duplicates the channels, reads the clock and draws a random jti."
+        "(tests/core/reference.py). Peers sign a prepared claims dict; sock8's `sign` also "
+        "validates, sorts and de-duplicates the channels, reads the clock and draws a random jti."
     )
     if loop is not None:
         print(f"Every cell includes the timing loop's own {fmt_ns(loop.median)} per call.")

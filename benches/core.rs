@@ -7,30 +7,16 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+mod common;
+
 use _core::core::b64;
 use _core::core::channel::{Template, parse_wire_id, validate_wire_id};
-use _core::core::keys::{Key, KeyRing};
-use _core::core::sign::Signer;
+use _core::core::keys::Key;
 use _core::core::time::system_now;
-use _core::core::verify::{Policy, Verifier};
+use common::{SECRET, channel_ids, signer, verifier};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
-const SECRET: &[u8] = b"bench-secret-0123456789abcdef-0123456789";
 const IDENTITY: &str = "user-42";
-
-fn channel_ids(n: usize) -> Vec<String> {
-    let mut ids: Vec<String> = (0..n).map(|i| format!("chat.r{i:05}##roomId.messages")).collect();
-    ids.sort();
-    ids
-}
-
-fn signer() -> Signer {
-    Signer::new(Key::new(SECRET).unwrap(), None, Some("sock8".into()), None, 3600).unwrap()
-}
-
-fn verifier() -> Verifier {
-    Verifier::new(KeyRing::new([(None, SECRET)]).unwrap(), Policy::default()).unwrap()
-}
 
 fn token(channels: &[String], now: f64) -> String {
     let mut ids: Vec<&str> = channels.iter().map(String::as_str).collect();

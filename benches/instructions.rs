@@ -7,28 +7,13 @@
 
 use std::hint::black_box;
 
-use _core::core::channel::{Template, parse_wire_id};
-use _core::core::keys::{Key, KeyRing};
-use _core::core::sign::Signer;
-use _core::core::verify::{Policy, Verifier};
+mod common;
 
-const SECRET: &[u8] = b"bench-secret-0123456789abcdef-0123456789";
+use _core::core::channel::{Template, parse_wire_id};
+use common::{channel_ids, signer, verifier};
+
 /// A fixed clock: counts must not depend on the day they are taken.
 const NOW: f64 = 1_800_000_000.0;
-
-fn channel_ids(n: usize) -> Vec<String> {
-    let mut ids: Vec<String> = (0..n).map(|i| format!("chat.r{i:05}##roomId.messages")).collect();
-    ids.sort();
-    ids
-}
-
-fn signer() -> Signer {
-    Signer::new(Key::new(SECRET).unwrap(), None, Some("sock8".into()), None, 3600).unwrap()
-}
-
-fn verifier() -> Verifier {
-    Verifier::new(KeyRing::new([(None, SECRET)]).unwrap(), Policy::default()).unwrap()
-}
 
 fn token(n: usize) -> String {
     let channels = channel_ids(n);

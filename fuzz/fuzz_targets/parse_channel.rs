@@ -6,9 +6,10 @@
 
 use std::sync::LazyLock;
 
-use _core::core::channel::{MAX_WIRE_ID_BYTES, Template, parse_wire_id, validate_wire_id};
+use _core::core::channel::{Template, parse_wire_id, validate_wire_id};
 use _core::core::error::TokenError;
 use _core::core::keys::{Key, KeyRing};
+use _core::core::limits::MAX_WIRE_ID_BYTES;
 use _core::core::verify::{Policy, Verifier};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -2,7 +2,8 @@
 //! secret (printable ASCII) for DER: the DER rule needs bytes that are not printable.
 #![no_main]
 
-use _core::core::keys::{KeyError, MIN_SECRET_BYTES, check_secret};
+use _core::core::keys::{KeyError, check_secret};
+use _core::core::limits::MIN_SECRET_BYTES;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,8 @@
 //! Input: `template 0xFF value 0xFE value 0xFE ...`, the values given to the parameters in order.
 #![no_main]
 
-use _core::core::channel::{ChannelError, MAX_WIRE_ID_BYTES, Template, parse_wire_id};
+use _core::core::channel::{ChannelError, Template, parse_wire_id};
+use _core::core::limits::MAX_WIRE_ID_BYTES;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,6 +4,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NoReturn, final
 
 __all__ = [
+    "DEFAULT_AUDIENCE",
+    "DEFAULT_TTL",
     "MAX_CHANNELS",
     "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_DEPTH",
@@ -38,6 +40,10 @@ MIN_SECRET_BYTES: int
 """Shortest accepted secret (32 bytes)."""
 MAX_PAYLOAD_DEPTH: int
 """Default depth limit of `check_json` (64); its `max_depth` goes up to twice this."""
+DEFAULT_AUDIENCE: str
+"""The audience signers write and verifiers require by default (`"sock8"`)."""
+DEFAULT_TTL: int
+"""A signer's default token lifetime, in seconds (3600)."""
 
 @final
 class ChannelTemplate:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from sock8._core import Keys, Signer, Verifier
+from sock8._core import DEFAULT_AUDIENCE, DEFAULT_TTL, Keys, Signer, Verifier
 from sock8.errors import ConfigError
 from sock8.http_publisher import HttpPublisher, check_client_audience, publish_audience
 from sock8.publisher import Publisher
@@ -85,8 +85,8 @@ class Sock8:
         secret: str | bytes | None = None,
         *,
         gateway_url: str = DEFAULT_GATEWAY_URL,
-        token_ttl: int = 3600,
-        audience: str | None = "sock8",
+        token_ttl: int = DEFAULT_TTL,
+        audience: str | None = DEFAULT_AUDIENCE,
         issuer: str | None = None,
         kid: str | None = None,
         publisher: Publisher | None = None,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sock8 import _gateway_defaults as defaults
-from sock8._core import __version__
+from sock8._core import DEFAULT_AUDIENCE, __version__
 from sock8.app import SECRET_ENV
 from sock8.errors import ConfigError
 
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gateway.add_argument(
         "--audience",
-        default="sock8",
+        default=DEFAULT_AUDIENCE,
         help="audience of client tokens; publish tokens use <audience>:publish",
     )
     gateway.add_argument(

@@ -52,11 +52,47 @@ class InvalidClaims(TokenError):
 
 
 class UnknownKey(TokenError):
-    """The token's `kid` (or its absence) selects no configured key."""
+    """The token's `kid` (or its absence) selects no configured key.
+
+    Attributes:
+        kid: the token's `kid`, which names no configured key; `None` when the token has no
+            `kid` (and no unnamed key is configured), or when the error was raised without one.
+    """
+
+    kid: str | None = None
+    """The `kid` that selected no key, or `None` (see the class docstring)."""
+
+    def __init__(self, *args: object, kid: str | None = None) -> None:
+        super().__init__(*args)
+        self.kid = kid
 
 
 class ChannelError(Sock8Error, ValueError):
-    """A channel template, parameter value or wire id breaks the channel-id grammar."""
+    """A channel template, parameter value or wire id breaks the channel-id grammar.
+
+    Attributes:
+        position: the 1-based index of the refused segment in the template or wire id being
+            read (`"a..b"` is refused at segment 2); `None` when the error is not about one
+            segment of that text: an empty or overlong text, too many segments, or the values
+            given to `render`.
+        segment: what the error is about when it is one segment or parameter: a static
+            segment's text, or a parameter's name (also for a value given to `render`); `None`
+            for an empty segment and for errors about the whole text.
+
+    Both are `None` when the error was raised without them.
+    """
+
+    position: int | None = None
+    """1-based index of the refused segment, or `None` (see the class docstring)."""
+    segment: str | None = None
+    """The refused static segment's text or parameter's name, or `None`."""
+
+    def __init__(
+        self, *args: object, position: int | None = None, segment: str | None = None
+    ) -> None:
+        super().__init__(*args)
+        self.position = position
+        self.segment = segment
 
 
 class ConfigError(Sock8Error):

@@ -29,7 +29,7 @@ import time
 from typing import Any, Final, NamedTuple
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from sock8._core import Signer, __version__
+from sock8._core import DEFAULT_AUDIENCE, Signer, __version__
 from sock8.errors import ConfigError, PublishError
 from sock8.publisher import HistoryPage, Message, check_payload
 
@@ -54,7 +54,7 @@ PUBLISH_SUFFIX: Final = ":publish"
 
 def publish_audience(audience: str | None) -> str:
     """The audience of publish tokens for an app whose client tokens use `audience`."""
-    return f"{audience or 'sock8'}{PUBLISH_SUFFIX}"
+    return f"{audience or DEFAULT_AUDIENCE}{PUBLISH_SUFFIX}"
 
 
 def check_client_audience(audience: str | None) -> str | None:
@@ -123,7 +123,7 @@ class HttpPublisher:
         gateway_url: str,
         secret: str | bytes,
         *,
-        audience: str | None = "sock8",
+        audience: str | None = DEFAULT_AUDIENCE,
         issuer: str | None = None,
         kid: str | None = None,
         timeout: float = 10.0,

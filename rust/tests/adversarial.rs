@@ -1,33 +1,27 @@
 //! The adversarial corpus in `tests/vectors/adversarial.json` (written by
-//! `tests/vectors/generate_adversarial.py`, read by `tests/test_security.py` too): hostile tokens,
+//! `tests/vectors/generate_adversarial.py`, read by `tests/core/test_hostile_input.py` too): hostile tokens,
 //! secrets, channel ids, templates and grant probes, each mapped to an item of the security
 //! checklist. A panic anywhere here is a failed test, which is the point: the core must answer
 //! every one of these with a value or an error.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use _core::core::channel::{Template, parse_wire_id, validate_wire_id};
 use _core::core::error::TokenError;
 use _core::core::keys::{KeyRing, check_secret};
 use _core::core::verify::{Policy, Verifier};
+use common::{error_name, repo_file, unhex, vectors};
 use serde::Deserialize;
 use serde_json::Value;
 
 /// Longest error message the core writes for any hostile input: hostile text is shown cut short.
 const MAX_MESSAGE_CHARS: usize = 300;
 
-fn repo_file(parts: &[&str]) -> PathBuf {
-    let mut path = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    path.extend(parts);
-    path
-}
-
 fn corpus() -> Corpus {
-    let path = repo_file(&["tests", "vectors", "adversarial.json"]);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    serde_json::from_str(&vectors("adversarial.json")).unwrap()
 }
 
 type Pieces = Vec<(String, usize)>;
@@ -116,13 +110,6 @@ fn join(pieces: &Pieces) -> String {
     pieces.iter().map(|(text, times)| text.repeat(*times)).collect()
 }
 
-fn unhex(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 /// The input as bytes; `None` for a Python-only input (a `str` holding a lone surrogate, which
 /// never reaches the core: the binding refuses it first).
 fn input(
@@ -140,37 +127,8 @@ fn input(
     }
 }
 
-fn error_name(e: &TokenError) -> &'static str {
-    match e {
-        TokenError::Malformed(_) => "MalformedToken",
-        TokenError::BadSignature(_) => "BadSignature",
-        TokenError::UnknownKey(_) => "UnknownKey",
-        TokenError::InvalidClaims(_) => "InvalidClaims",
-        TokenError::Expired => "TokenExpired",
-        TokenError::NotYetValid(_) => "TokenNotYetValid",
-    }
-}
-
 fn verifier_for(case: &TokenCase, secret: &str) -> Verifier {
-    let ring = if case.secrets.is_empty() {
-        KeyRing::new([(None, secret.as_bytes())]).unwrap()
-    } else {
-        KeyRing::new(case.secrets.iter().map(|(k, v)| (Some(k.as_str()), v.as_bytes()))).unwrap()
-    };
-    let mut policy = Policy::default();
-    for (option, value) in &case.verifier {
-        let count = || usize::try_from(value.as_u64().unwrap()).unwrap();
-        match option.as_str() {
-            "audience" => policy.audience = value.as_str().map(str::to_owned),
-            "issuer" => policy.issuer = value.as_str().map(str::to_owned),
-            "leeway" => policy.leeway = value.as_f64().unwrap(),
-            "max_token_bytes" => policy.max_token_bytes = count(),
-            "max_depth" => policy.max_depth = count(),
-            "max_channels" => policy.max_channels = count(),
-            other => panic!("unknown verifier option {other}"),
-        }
-    }
-    Verifier::new(ring, policy).unwrap()
+    common::verifier(&case.secrets, secret.as_bytes(), &case.verifier)
 }
 
 /// The message says which check refused the input: it holds one of `words`, case-insensitively.

@@ -1,21 +1,17 @@
 //! The shared test vectors in `tests/vectors/`, which pytest reads too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use _core::core::channel::{Template, parse_wire_id};
-use _core::core::error::TokenError;
-use _core::core::keys::{Key, KeyRing};
-use _core::core::verify::{Policy, Verifier};
+use _core::core::keys::Key;
+use _core::core::verify::Verifier;
 use base64::Engine as _;
+use common::{error_name, unhex, vectors};
 use serde::Deserialize;
 use serde_json::Value;
-
-fn vectors(name: &str) -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "vectors", name].iter().collect();
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 #[derive(Deserialize)]
 struct Channels {
@@ -86,41 +82,13 @@ struct TokenCase {
     verifier: BTreeMap<String, Value>,
 }
 
-fn error_name(e: &TokenError) -> &'static str {
-    match e {
-        TokenError::Malformed(_) => "MalformedToken",
-        TokenError::BadSignature(_) => "BadSignature",
-        TokenError::UnknownKey(_) => "UnknownKey",
-        TokenError::InvalidClaims(_) => "InvalidClaims",
-        TokenError::Expired => "TokenExpired",
-        TokenError::NotYetValid(_) => "TokenNotYetValid",
-    }
-}
-
 fn verifier_for(case: &TokenCase, default_secret: &str) -> Verifier {
     let raw_key = case
         .secrets_b64
         .as_ref()
         .map(|k| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(k).unwrap());
-    let ring = if let Some(key) = &raw_key {
-        KeyRing::new([(None, key.as_slice())]).unwrap()
-    } else if case.secrets.is_empty() {
-        KeyRing::new([(None, default_secret.as_bytes())]).unwrap()
-    } else {
-        KeyRing::new(case.secrets.iter().map(|(k, v)| (Some(k.as_str()), v.as_bytes()))).unwrap()
-    };
-    let mut policy = Policy::default();
-    for (option, value) in &case.verifier {
-        match option.as_str() {
-            "audience" => policy.audience = value.as_str().map(str::to_owned),
-            "issuer" => policy.issuer = value.as_str().map(str::to_owned),
-            "leeway" => policy.leeway = value.as_f64().unwrap(),
-            "max_token_bytes" => policy.max_token_bytes = usize::try_from(value.as_u64().unwrap()).unwrap(),
-            "max_channels" => policy.max_channels = usize::try_from(value.as_u64().unwrap()).unwrap(),
-            other => panic!("unknown verifier option {other}"),
-        }
-    }
-    Verifier::new(ring, policy).unwrap()
+    let secret = raw_key.as_deref().unwrap_or(default_secret.as_bytes());
+    common::verifier(&case.secrets, secret, &case.verifier)
 }
 
 #[test]
@@ -160,24 +128,17 @@ struct MacTest {
     result: String,
 }
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 #[test]
 fn wycheproof_hmac_sha256() {
     let doc: Wycheproof = serde_json::from_str(&vectors("wycheproof/hmac_sha256_test.json")).unwrap();
     let mut checked = 0;
     for group in doc.test_groups.iter().filter(|g| g.tag_size == 256) {
         for test in &group.tests {
-            let key = Key::new_unchecked(&hex(&test.key));
-            let valid = key.verify(&hex(&test.msg), &hex(&test.tag));
+            let key = Key::new_unchecked(&unhex(&test.key));
+            let valid = key.verify(&unhex(&test.msg), &unhex(&test.tag));
             assert_eq!(valid, test.result == "valid", "wycheproof tcId {}", test.tc_id);
             if valid {
-                assert_eq!(key.mac(&[&hex(&test.msg)]).to_vec(), hex(&test.tag));
+                assert_eq!(key.mac(&[&unhex(&test.msg)]).to_vec(), unhex(&test.tag));
             }
             checked += 1;
         }

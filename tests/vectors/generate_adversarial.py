@@ -2,8 +2,9 @@
 with the outcome docs/spec.md prescribes and the item of the security checklist it covers.
 
 The checklist is §2 of the project's security research (copied into the corpus under
-"checklist"). Every entry names one item; tests/test_security.py and rust/tests/adversarial.rs
-both read the corpus and assert that every item from 1 to 10 is covered.
+"checklist"). Every entry names one item; tests/core/test_hostile_input.py and
+rust/tests/adversarial.rs both read the corpus and assert that every item from 1 to 10 is
+covered.
 
 Standard library only, so the corpus tests sock8 rather than echoes it. Deterministic: running it
 twice writes the same file.
@@ -244,8 +245,8 @@ def tok_case(
     **extra: Any,
 ) -> dict[str, Any]:
     """One token entry. `pyjwt_accepts`: PyJWT's `jwt.decode(token, SECRET,
-    algorithms=["HS256"], audience="sock8")` accepts it (tests/test_security.py checks that
-    against the installed PyJWT). `message_any`: the error message contains one of these, which
+    algorithms=["HS256"], audience="sock8")` accepts it (tests/core/test_hostile_input.py checks
+    that against the installed PyJWT). `message_any`: the error message contains one of these, which
     is how the corpus shows *which* check refused the input (the size check before decoding)."""
     case: dict[str, Any] = {"name": name, "checklist": checklist}
     case.update(text_field("token", tok))

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from sock8 import _gateway_defaults as defaults
-from sock8._core import Verifier, parse_channel
+from sock8._core import DEFAULT_AUDIENCE, Verifier, parse_channel
 from sock8.app import SECRET_ENV, Sock8
 from sock8.broker import MemoryBroker
 from sock8.errors import ChannelError, ConfigError
@@ -51,6 +51,22 @@ class HistoryStore(Protocol):
 __all__ = ["ChannelRules", "Gateway", "GatewayStats", "HistoryStore", "create_app"]
 
 logger = logging.getLogger("sock8.gateway")
+
+
+class _Unset:
+    """The type of `_UNSET`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        # What `help(Gateway)` and `inspect.signature` show: the value used when none is given.
+        return repr(DEFAULT_AUDIENCE)
+
+
+_UNSET: Any = _Unset()
+"""The default of `audience`: not given. With `s8` the audience comes from `s8`, and any
+`audience` passed along with it is refused, the default's value (`DEFAULT_AUDIENCE`) included;
+without `s8` it stands for `DEFAULT_AUDIENCE`."""
 
 
 @dataclass(slots=True)
@@ -156,7 +172,7 @@ class Gateway:
         secret: without `s8`: the shared secret, or a `KeyRing` for rotation; defaults to the
             `SOCK8_SECRET` environment variable.
         audience: without `s8`: the audience of client tokens (publish tokens use
-            `<audience>:publish`).
+            `<audience>:publish`); default `sock8._core.DEFAULT_AUDIENCE` (`"sock8"`).
         issuer: without `s8`: the issuer tokens must carry, if any.
         leeway: seconds of clock skew tolerated when verifying, and after `exp`.
         channels: the app's channel tree(s), to validate presence data against each channel's
@@ -195,7 +211,7 @@ class Gateway:
         s8: Sock8 | None = None,
         *,
         secret: str | bytes | KeyRing | None = None,
-        audience: str | None = "sock8",
+        audience: str | None = _UNSET,
         issuer: str | None = None,
         leeway: float = 0,
         channels: ChannelTree | Iterable[ChannelTree] | None = None,
@@ -278,9 +294,11 @@ class Gateway:
         leeway: float,
     ) -> tuple[Verifier, Verifier]:
         if s8 is not None:
-            if secret is not None or audience != "sock8" or issuer is not None:
+            if secret is not None or audience is not _UNSET or issuer is not None:
                 raise ConfigError("pass either s8 or secret/audience/issuer, not both")
             return s8.verifier(leeway=leeway), s8.publish_verifier(leeway=leeway)
+        if audience is _UNSET:
+            audience = DEFAULT_AUDIENCE
         # A client audience ending with ":publish" would let client tokens publish.
         check_client_audience(audience)
         if secret is None:
@@ -358,7 +376,7 @@ def create_app(
     s8: Sock8 | None = None,
     *,
     secret: str | bytes | KeyRing | None = None,
-    audience: str | None = "sock8",
+    audience: str | None = _UNSET,
     issuer: str | None = None,
     leeway: float = 0,
     channels: ChannelTree | Iterable[ChannelTree] | None = None,

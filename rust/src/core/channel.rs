@@ -7,15 +7,7 @@
 use std::fmt;
 
 use super::grammar::{is_param_name, is_static_segment, is_unreserved, is_wire_id};
-
-/// Longest wire id, in bytes.
-pub const MAX_WIRE_ID_BYTES: usize = 512;
-/// Most segments in a template or wire id.
-pub const MAX_SEGMENTS: usize = 16;
-/// Longest static segment, and longest parameter name.
-pub const MAX_NAME_LEN: usize = 64;
-/// Longest possible template: 16 segments of `{` + 64 + `}` and the dots between them.
-pub const MAX_TEMPLATE_BYTES: usize = MAX_SEGMENTS * (MAX_NAME_LEN + 2) + MAX_SEGMENTS - 1;
+use super::limits::{MAX_NAME_LEN, MAX_SEGMENTS, MAX_TEMPLATE_BYTES, MAX_WIRE_ID_BYTES};
 
 const PARAM_SEPARATOR: &[u8] = b"##";
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
@@ -35,10 +27,13 @@ pub enum ChannelError {
     EmptySegment { position: usize },
     /// A static segment outside `[A-Za-z0-9_-]{1,64}`.
     BadStaticSegment { position: usize, segment: String },
-    /// A parameter name outside `[A-Za-z_][A-Za-z0-9_]{0,63}`.
-    BadParamName { name: String },
-    /// A parameter name used twice in one template or id.
-    DuplicateParam { name: String },
+    /// A parameter name outside `[A-Za-z_][A-Za-z0-9_]{0,63}` (1-based segment position in the
+    /// template or wire id; `None` for a name given to `render`).
+    BadParamName { position: Option<usize>, name: String },
+    /// A parameter name given to `render` that is not text (a `str` with a lone surrogate).
+    BadParamNameText,
+    /// A parameter name used twice in one template or id (1-based position of the second).
+    DuplicateParam { position: usize, name: String },
     /// `render` was not given a value for this parameter.
     MissingParam { name: String, expected: Vec<String> },
     /// `render` was given a value for a parameter the template does not have.
@@ -49,8 +44,9 @@ pub enum ChannelError {
     BadValueType { name: String, type_name: String },
     /// A parameter value that is a `str` with a lone surrogate.
     BadValueText { name: String },
-    /// An escaped value that is not the canonical escape of any string (1-based segment position).
-    BadEscape { position: usize },
+    /// An escaped value that is not the canonical escape of any string (1-based segment position,
+    /// and the parameter's name).
+    BadEscape { position: usize, name: String },
     /// A wire id that is not text.
     NotText,
     /// A wire id the grammar refuses for a reason the explanation missed (a bug if ever seen).
@@ -76,12 +72,13 @@ impl fmt::Display for ChannelError {
                  characters) nor a parameter",
                 Shown(segment)
             ),
-            Self::BadParamName { name } => write!(
+            Self::BadParamName { name, .. } => write!(
                 f,
                 "parameter name {} must match [A-Za-z_][A-Za-z0-9_]{{0,63}}",
                 Shown(name)
             ),
-            Self::DuplicateParam { name } => write!(f, "parameter {} appears twice", Shown(name)),
+            Self::BadParamNameText => f.write_str("parameter name \"?\" must match [A-Za-z_][A-Za-z0-9_]{0,63}"),
+            Self::DuplicateParam { name, .. } => write!(f, "parameter {} appears twice", Shown(name)),
             Self::MissingParam { name, expected } => {
                 write!(f, "missing value for parameter {name:?}; expected {}", Names(expected))
             }
@@ -93,13 +90,66 @@ impl fmt::Display for ChannelError {
                 write!(f, "value for parameter {name:?} must be str or int, not {type_name}")
             }
             Self::BadValueText { name } => write!(f, "value for parameter {name:?} is not valid Unicode text"),
-            Self::BadEscape { position } => write!(
+            Self::BadEscape { position, .. } => write!(
                 f,
                 "segment {position} has a value that is not canonically escaped (only [A-Za-z0-9_~-] \
                  and %XX with upper-case hex for other bytes, decoding to UTF-8)"
             ),
             Self::NotText => f.write_str("channel id is not valid Unicode text"),
             Self::NotCanonical => f.write_str("channel id is not canonical"),
+        }
+    }
+}
+
+impl ChannelError {
+    /// The 1-based index of the segment of the template or wire id being read that was refused;
+    /// `None` when the error is not about one segment of that text (its length, the segment
+    /// count, an empty text, or the values given to `render`).
+    #[must_use]
+    pub fn position(&self) -> Option<usize> {
+        match self {
+            Self::EmptySegment { position }
+            | Self::BadStaticSegment { position, .. }
+            | Self::DuplicateParam { position, .. }
+            | Self::BadEscape { position, .. } => Some(*position),
+            Self::BadParamName { position, .. } => *position,
+            Self::Empty
+            | Self::TooLong { .. }
+            | Self::TemplateTooLong { .. }
+            | Self::TooManySegments
+            | Self::BadParamNameText
+            | Self::MissingParam { .. }
+            | Self::UnexpectedParam { .. }
+            | Self::EmptyValue { .. }
+            | Self::BadValueType { .. }
+            | Self::BadValueText { .. }
+            | Self::NotText
+            | Self::NotCanonical => None,
+        }
+    }
+
+    /// What the error is about, when it is one segment or parameter: a static segment's text, or
+    /// a parameter's name. `None` for an empty segment and for errors about the whole text.
+    #[must_use]
+    pub fn segment(&self) -> Option<&str> {
+        match self {
+            Self::BadStaticSegment { segment, .. } => Some(segment),
+            Self::BadParamName { name, .. }
+            | Self::DuplicateParam { name, .. }
+            | Self::MissingParam { name, .. }
+            | Self::UnexpectedParam { name, .. }
+            | Self::EmptyValue { name }
+            | Self::BadValueType { name, .. }
+            | Self::BadValueText { name }
+            | Self::BadEscape { name, .. } => Some(name),
+            Self::Empty
+            | Self::TooLong { .. }
+            | Self::TemplateTooLong { .. }
+            | Self::TooManySegments
+            | Self::EmptySegment { .. }
+            | Self::BadParamNameText
+            | Self::NotText
+            | Self::NotCanonical => None,
         }
     }
 }
@@ -232,11 +282,17 @@ impl Template {
         for (index, raw) in split_segments(text.as_bytes())?.into_iter().enumerate() {
             let segment = if let Some(name) = raw.strip_prefix(b"{").and_then(|r| r.strip_suffix(b"}")) {
                 if !is_param_name(name) {
-                    return Err(ChannelError::BadParamName { name: lossy(name) });
+                    return Err(ChannelError::BadParamName {
+                        position: Some(index + 1),
+                        name: lossy(name),
+                    });
                 }
                 let name = lossy(name);
                 if segments.iter().any(|s| matches!(s, Segment::Param(p) if *p == name)) {
-                    return Err(ChannelError::DuplicateParam { name });
+                    return Err(ChannelError::DuplicateParam {
+                        position: index + 1,
+                        name,
+                    });
                 }
                 Segment::Param(name)
             } else if is_static_segment(raw) {
@@ -352,18 +408,28 @@ fn scan_wire_id<'a>(id: &'a [u8], mut each: impl FnMut(IdSegment<'a>, &str)) -> 
             raw.get(sep + 2..).unwrap_or_default(),
         );
         if !is_param_name(name) {
-            return Err(ChannelError::BadParamName { name: lossy(name) });
+            return Err(ChannelError::BadParamName {
+                position: Some(position),
+                name: lossy(name),
+            });
         }
         if names.iter().take(name_count).any(|n| *n == name) {
-            return Err(ChannelError::DuplicateParam { name: lossy(name) });
+            return Err(ChannelError::DuplicateParam {
+                position,
+                name: lossy(name),
+            });
         }
         if let Some(slot) = names.get_mut(name_count) {
             *slot = name;
             name_count += 1;
         }
         decoded.clear();
-        unescape_into(escaped, &mut decoded).ok_or(ChannelError::BadEscape { position })?;
-        let value = std::str::from_utf8(&decoded).map_err(|_| ChannelError::BadEscape { position })?;
+        let bad_escape = || ChannelError::BadEscape {
+            position,
+            name: lossy(name),
+        };
+        unescape_into(escaped, &mut decoded).ok_or_else(bad_escape)?;
+        let value = std::str::from_utf8(&decoded).map_err(|_| bad_escape())?;
         each(IdSegment::Param { name }, value);
     }
     Ok(())
@@ -484,7 +550,10 @@ mod tests {
     fn template_errors_name_the_problem() {
         assert_eq!(
             Template::parse("a.{x}.{x}"),
-            Err(ChannelError::DuplicateParam { name: "x".into() })
+            Err(ChannelError::DuplicateParam {
+                position: 3,
+                name: "x".into()
+            })
         );
         assert!(matches!(
             Template::parse("a.{1x}"),
@@ -506,6 +575,42 @@ mod tests {
             t.render(&[("roomId", "")]),
             Err(ChannelError::EmptyValue { name: "roomId".into() })
         );
+    }
+
+    #[test]
+    fn errors_say_which_segment() {
+        let at = |e: ChannelError| (e.position(), e.segment().map(str::to_owned));
+        let some = |p: usize, s: &str| (Some(p), Some(s.to_owned()));
+        assert_eq!(at(parse_wire_id("a..b").unwrap_err()), (Some(2), None));
+        assert_eq!(at(parse_wire_id("a.b*").unwrap_err()), some(2, "b*"));
+        assert_eq!(at(parse_wire_id("a.v##1x").unwrap_err()), some(2, "1x"));
+        assert_eq!(at(parse_wire_id("a.v##x.w##x").unwrap_err()), some(3, "x"));
+        assert_eq!(at(parse_wire_id("a.b.%2e##x").unwrap_err()), some(3, "x"));
+        assert_eq!(at(parse_wire_id("a.%FF##x").unwrap_err()), some(2, "x"));
+        assert_eq!(at(Template::parse("a.b c").unwrap_err()), some(2, "b c"));
+        assert_eq!(at(Template::parse("{1x}").unwrap_err()), some(1, "1x"));
+        assert_eq!(at(Template::parse("{x}.{x}").unwrap_err()), some(2, "x"));
+        let t = Template::parse("chat.{roomId}").unwrap();
+        assert_eq!(
+            at(t.render::<&str, &str>(&[]).unwrap_err()),
+            (None, Some("roomId".into()))
+        );
+        assert_eq!(at(t.render(&[("room", "x")]).unwrap_err()), (None, Some("room".into())));
+        assert_eq!(
+            at(t.render(&[("roomId", "")]).unwrap_err()),
+            (None, Some("roomId".into()))
+        );
+        for whole in [
+            parse_wire_id("").unwrap_err(),
+            parse_wire_id(&"a".repeat(MAX_WIRE_ID_BYTES + 1)).unwrap_err(),
+            parse_wire_id(&vec!["a"; MAX_SEGMENTS + 1].join(".")).unwrap_err(),
+            Template::parse(&"a".repeat(MAX_TEMPLATE_BYTES + 1)).unwrap_err(),
+            t.render(&[("roomId", "x".repeat(MAX_WIRE_ID_BYTES))]).unwrap_err(),
+            ChannelError::BadParamNameText,
+            ChannelError::NotText,
+        ] {
+            assert_eq!(at(whole.clone()), (None, None), "{whole:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! carries up to 10,000 ids, each checked on every verify). `channel.rs` explains a refusal in
 //! words, but never overrules it.
 
-use super::channel::{MAX_NAME_LEN, MAX_SEGMENTS, MAX_WIRE_ID_BYTES};
+use super::limits::{MAX_NAME_LEN, MAX_SEGMENTS, MAX_WIRE_ID_BYTES};
 
 /// Byte classes of the wire-id grammar (docs/spec.md §1.3), one table lookup per byte.
 const STATIC: u8 = 1; // [A-Za-z0-9_-]: static segments

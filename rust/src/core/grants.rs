@@ -5,7 +5,7 @@
 
 use std::hash::BuildHasher;
 
-use super::channel::MAX_WIRE_ID_BYTES;
+use super::limits::MAX_WIRE_ID_BYTES;
 
 /// Up to this many channels a lookup scans them (comparing lengths first), which beats hashing;
 /// above it, an open-addressing table keeps the lookup cost flat.

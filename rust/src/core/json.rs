@@ -15,6 +15,8 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
+use super::limits::MAX_CHECK_DEPTH;
+
 /// Why a document was refused, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
@@ -61,24 +63,13 @@ pub fn parse_object<'de, M: Members<'de>>(text: &'de str, max_depth: usize, memb
     parser.end()
 }
 
-/// Default depth limit of [`check_value`], for message payloads: eight times a token's, deeper
-/// than real messages nest, as deep as .NET's `System.Text.Json` reads by default, far below
-/// what recursive consumers stop at (Python's `json.loads`, near 1,000 levels), and a bounded
-/// stack for this recursive parser (under 50 KiB at this depth in a release build).
-pub const MAX_PAYLOAD_DEPTH: usize = 64;
-
-/// Ceiling of the depth limit [`check_value`] accepts: room for a payload of
-/// [`MAX_PAYLOAD_DEPTH`] inside an envelope (the gateway's publish body), with a worst-case
-/// stack under 100 KiB in a release build, within the smallest thread stacks Python runs on
-/// (musl's 128 KiB).
-pub const MAX_CHECK_DEPTH: usize = 2 * MAX_PAYLOAD_DEPTH;
-
 /// Checks that `text` is exactly one strict JSON value of any type (surrounding whitespace
 /// allowed): the rules of [`parse_object`], the outermost array or object at depth 1. Used on
 /// message payloads that are spliced into frames as text, so that a payload can never carry a
 /// second value or a member of the envelope around it.
 ///
-/// `max_depth` above [`MAX_CHECK_DEPTH`] is clamped to it (callers range-check their settings).
+/// `max_depth` above [`MAX_CHECK_DEPTH`] (`limits.rs`, with the default,
+/// [`MAX_PAYLOAD_DEPTH`](super::limits::MAX_PAYLOAD_DEPTH)) is clamped to it (callers range-check their settings).
 pub fn check_value(text: &str, max_depth: usize) -> Result<(), Error> {
     let mut parser = Parser::new(text, max_depth.min(MAX_CHECK_DEPTH));
     parser.skip_whitespace();
@@ -564,6 +555,7 @@ impl fmt::Debug for Truncated<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::limits::MAX_PAYLOAD_DEPTH;
 
     #[derive(Default)]
     struct Collect(Vec<(String, Value<'static>)>);

@@ -5,12 +5,9 @@ use std::fmt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-type HmacSha256 = Hmac<Sha256>;
+use super::limits::{MAX_KID_BYTES, MIN_SECRET_BYTES};
 
-/// Shortest accepted secret: RFC 7518 §3.2 wants an HS256 key at least as long as the hash.
-pub const MIN_SECRET_BYTES: usize = 32;
-/// Longest accepted key name.
-pub const MAX_KID_BYTES: usize = 256;
+type HmacSha256 = Hmac<Sha256>;
 
 /// Why key material was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

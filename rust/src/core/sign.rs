@@ -5,13 +5,11 @@ use std::fmt::Write as _;
 
 use super::b64;
 use super::channel::validate_wire_id;
-use super::error::{Error, TokenError};
+use super::error::{Error, KeyError, TokenError};
+use super::jws::{SIGNATURE_CHARS, header_segment, push_json_str};
 use super::keys::Key;
+use super::limits::{MAX_CHANNELS, MAX_KID_BYTES, MAX_TOKEN_BYTES, MAX_TTL};
 use super::time::{MAX_NUMERIC_DATE, floor_seconds};
-use super::verify::{MAX_CHANNELS, MAX_TOKEN_BYTES};
-
-/// Longest lifetime a signer gives a token: a year. Grant tokens are meant to be short-lived.
-pub const MAX_TTL: u64 = 31_536_000;
 
 /// Signs grant tokens with one key.
 #[derive(Debug, Clone)]
@@ -23,42 +21,6 @@ pub struct Signer {
     ttl: u64,
     /// `base64url(header) + "."`, fixed for this signer.
     header_prefix: String,
-}
-
-/// Appends `s` as a JSON string, escaping what `json.dumps(..., ensure_ascii=False)` escapes.
-fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if c < ' ' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// The base64url header segment a signer writes for `kid`. Verifiers recognise it (and PyJWT's,
-/// which is the same for an unnamed key) without decoding it again.
-pub(crate) fn header_segment(kid: Option<&str>) -> String {
-    let mut header = String::from(r#"{"alg":"HS256","#);
-    if let Some(kid) = kid {
-        header.push_str(r#""kid":"#);
-        push_json_str(&mut header, kid);
-        header.push(',');
-    }
-    header.push_str(r#""typ":"JWT"}"#);
-    let mut segment = String::new();
-    b64::encode_into(header.as_bytes(), &mut segment);
-    segment
 }
 
 fn check_ttl(ttl: u64) -> Result<u64, Error> {
@@ -87,11 +49,8 @@ impl Signer {
         issuer: Option<String>,
         ttl: u64,
     ) -> Result<Self, Error> {
-        if kid
-            .as_deref()
-            .is_some_and(|k| k.is_empty() || k.len() > super::keys::MAX_KID_BYTES)
-        {
-            return Err(Error::Key(super::keys::KeyError::BadKid));
+        if kid.as_deref().is_some_and(|k| k.is_empty() || k.len() > MAX_KID_BYTES) {
+            return Err(Error::Key(KeyError::BadKid));
         }
         let mut header_prefix = header_segment(kid.as_deref());
         header_prefix.push('.');
@@ -193,7 +152,7 @@ impl Signer {
         }
         payload.push_str("]}");
 
-        let size = self.header_prefix.len() + (payload.len() * 4).div_ceil(3) + 1 + 43;
+        let size = self.header_prefix.len() + (payload.len() * 4).div_ceil(3) + 1 + SIGNATURE_CHARS;
         if size > MAX_TOKEN_BYTES {
             return Err(TokenError::claims(format!("token would be {size} bytes, over {MAX_TOKEN_BYTES}")).into());
         }

@@ -6,17 +6,9 @@ use super::claims::{Claims, Expect, Header};
 use super::error::{Error, TokenError};
 use super::grants::{ChannelSet, Grants};
 use super::json;
+use super::jws::{self, header_segment};
 use super::keys::{Key, KeyRing};
-use super::sign::header_segment;
-
-/// Ceiling and default of [`Policy::max_token_bytes`].
-pub const MAX_TOKEN_BYTES: usize = 512 * 1024;
-/// Ceiling and default of [`Policy::max_depth`]: no valid token is deeper.
-pub const MAX_JSON_DEPTH: usize = 8;
-/// Ceiling and default of [`Policy::max_channels`].
-pub const MAX_CHANNELS: usize = 10_000;
-/// Largest leeway, in seconds.
-pub const MAX_LEEWAY: f64 = 86_400.0;
+use super::limits::{DEFAULT_AUDIENCE, MAX_CHANNELS, MAX_JSON_DEPTH, MAX_LEEWAY, MAX_TOKEN_BYTES};
 
 /// What a verifier requires of a token beyond its signature.
 #[derive(Debug, Clone)]
@@ -38,7 +30,7 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Self {
-            audience: Some("sock8".to_owned()),
+            audience: Some(DEFAULT_AUDIENCE.to_owned()),
             issuer: None,
             leeway: 0.0,
             max_token_bytes: MAX_TOKEN_BYTES,
@@ -88,42 +80,9 @@ pub struct Verifier {
 /// Size of the stack buffer a payload decodes into; longer payloads go to the heap.
 const STACK_PAYLOAD: usize = 1024;
 
-/// Characters of an HS256 signature segment: 32 bytes in base64url.
-const SIGNATURE_CHARS: usize = 43;
-
-/// Splits a token at its first and last dots: (header, payload, signature), or `None` with fewer
-/// than two dots. The first dot is found directly after a header the verifier knows, and the
-/// last one where a 32-byte signature starts; only tokens of another shape are scanned. A dot
-/// inside the payload or the signature (more than three segments) is not looked for here: see
-/// [`Verifier::verify`]. The key of a known header comes back with the segments.
-fn split<'t, 'k>(token: &'t [u8], known_headers: &'k [(String, Key)]) -> Option<Segments<'t, 'k>> {
-    let known = known_headers
-        .iter()
-        .find(|(seg, _)| token.get(seg.len()) == Some(&b'.') && token.starts_with(seg.as_bytes()));
-    let first = known
-        .map(|(seg, _)| seg.len())
-        .or_else(|| token.iter().position(|&b| b == b'.'))?;
-    let last = token
-        .len()
-        .checked_sub(SIGNATURE_CHARS + 1)
-        .filter(|&i| i > first && token.get(i) == Some(&b'.'))
-        .or_else(|| token.iter().rposition(|&b| b == b'.'))?;
-    Some(Segments {
-        header: token.get(..first)?,
-        payload: token.get(first + 1..last)?, // None when first == last: one dot only
-        signature: token.get(last + 1..)?,
-        known_key: known.map(|(_, key)| key),
-    })
-}
-
-/// A token cut at its first and last dots.
-struct Segments<'t, 'k> {
-    header: &'t [u8],
-    payload: &'t [u8],
-    signature: &'t [u8],
-    /// The key of a header segment the verifier knows, which skips steps 4–7.
-    known_key: Option<&'k Key>,
-}
+/// A token cut at its first and last dots, with the key of a header segment the verifier knows
+/// (which skips steps 4–7).
+type Segments<'t, 'k> = jws::Segments<'t, 'k, Key>;
 
 fn three_segments() -> TokenError {
     TokenError::malformed("a token has exactly three '.'-separated segments")
@@ -216,7 +175,7 @@ impl Verifier {
                 policy.max_token_bytes
             )));
         }
-        let segments = split(token, &self.known_headers).ok_or_else(three_segments)?;
+        let segments = jws::split(token, &self.known_headers).ok_or_else(three_segments)?;
         let (payload_seg, signature_seg) = (segments.payload, segments.signature);
         // Step 3 also refuses a dot inside the payload or the signature. Every success decodes
         // both as base64url, which has no dot, so dots are looked for only when a later step
@@ -237,7 +196,7 @@ impl Verifier {
             header: header_seg,
             payload: payload_seg,
             signature: signature_seg,
-            known_key,
+            known: known_key,
         } = *segments;
         let key = match known_key {
             Some(key) => key,
@@ -301,7 +260,7 @@ mod tests {
         let signer = Signer::new(
             Key::new(SECRET).unwrap(),
             kid.map(Into::into),
-            Some("sock8".into()),
+            Some(DEFAULT_AUDIENCE.into()),
             None,
             60,
         );

@@ -4,8 +4,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple};
 
 use super::args::{text, type_error};
-use crate::core::channel::{ChannelError, MAX_WIRE_ID_BYTES, Template, parse_wire_id};
+use crate::core::channel::{ChannelError, Template, parse_wire_id};
 use crate::core::error::Error;
+use crate::core::limits::MAX_WIRE_ID_BYTES;
 
 /// A parameter value's text: a `str` as it is, an `int` in decimal (docs/spec.md §1.2).
 fn value_text(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
@@ -70,12 +71,7 @@ fn values_of(values: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)
     let mut out = Vec::new();
     for item in items.try_iter()? {
         let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
-        let name = text(&key, "a parameter name", || {
-            ChannelError::BadParamName {
-                name: String::from_utf8_lossy(b"?").into_owned(),
-            }
-            .into()
-        })?;
+        let name = text(&key, "a parameter name", || ChannelError::BadParamNameText.into())?;
         out.push((name.to_owned(), value_text(name, &value)?));
     }
     Ok(out)

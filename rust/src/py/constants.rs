@@ -1,17 +1,21 @@
-//! Module constants: the version and the limits, so Python code and docs never copy a number.
+//! Module constants: the version, the limits and the defaults, so Python code and docs never
+//! copy a number. The defaults that `#[pyo3(text_signature)]` strings show (which must be
+//! literals) are compared with these by tests/core/test_defaults.py.
 
 use pyo3::prelude::*;
 
-use crate::core::{channel, json, keys, verify};
+use crate::core::limits;
 
 pub fn add(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("MAX_WIRE_ID_BYTES", channel::MAX_WIRE_ID_BYTES)?;
-    m.add("MAX_SEGMENTS", channel::MAX_SEGMENTS)?;
-    m.add("MAX_TOKEN_BYTES", verify::MAX_TOKEN_BYTES)?;
-    m.add("MAX_JSON_DEPTH", verify::MAX_JSON_DEPTH)?;
-    m.add("MAX_CHANNELS", verify::MAX_CHANNELS)?;
-    m.add("MIN_SECRET_BYTES", keys::MIN_SECRET_BYTES)?;
-    m.add("MAX_PAYLOAD_DEPTH", json::MAX_PAYLOAD_DEPTH)?;
+    m.add("MAX_WIRE_ID_BYTES", limits::MAX_WIRE_ID_BYTES)?;
+    m.add("MAX_SEGMENTS", limits::MAX_SEGMENTS)?;
+    m.add("MAX_TOKEN_BYTES", limits::MAX_TOKEN_BYTES)?;
+    m.add("MAX_JSON_DEPTH", limits::MAX_JSON_DEPTH)?;
+    m.add("MAX_CHANNELS", limits::MAX_CHANNELS)?;
+    m.add("MIN_SECRET_BYTES", limits::MIN_SECRET_BYTES)?;
+    m.add("MAX_PAYLOAD_DEPTH", limits::MAX_PAYLOAD_DEPTH)?;
+    m.add("DEFAULT_AUDIENCE", limits::DEFAULT_AUDIENCE)?;
+    m.add("DEFAULT_TTL", limits::DEFAULT_TTL)?;
     Ok(())
 }

@@ -5,7 +5,8 @@ use pyo3::types::{PyBool, PyBytes, PyInt, PyString};
 
 use super::args::type_error;
 use crate::core::error::Error;
-use crate::core::json::{MAX_CHECK_DEPTH, MAX_PAYLOAD_DEPTH, check_value};
+use crate::core::json::check_value;
+use crate::core::limits::{MAX_CHECK_DEPTH, MAX_PAYLOAD_DEPTH};
 
 /// Texts at least this long are checked with the GIL released (about 100 µs and up; a 200-byte
 /// payload takes about 0.3 µs, where releasing the GIL would cost more than the check).

@@ -12,6 +12,7 @@ use super::args::{OptName, opt_string, secret_bytes, type_error};
 use super::token::{Signer, Verifier, policy, ring_of};
 use crate::core::error::Error;
 use crate::core::keys::KeyRing;
+use crate::core::limits::DEFAULT_AUDIENCE;
 
 /// Named HMAC keys, held by the core.
 #[pyclass(frozen, module = "sock8._core", name = "Keys")]
@@ -52,7 +53,7 @@ impl Keys {
 
     /// A `Signer` with the key named `kid`, which it writes into token headers.
     #[pyo3(
-        signature = (kid, *, audience=OptName(Some(String::from("sock8"))), issuer=None, ttl=None),
+        signature = (kid, *, audience=OptName(Some(DEFAULT_AUDIENCE.to_owned())), issuer=None, ttl=None),
         text_signature = "($self, kid, *, audience='sock8', issuer=None, ttl=3600)"
     )]
     fn signer(
@@ -69,7 +70,7 @@ impl Keys {
     /// A `Verifier` that accepts every key, selected by the token's `kid`.
     #[pyo3(
         signature = (
-            *, audience=OptName(Some(String::from("sock8"))), issuer=None, leeway=None,
+            *, audience=OptName(Some(DEFAULT_AUDIENCE.to_owned())), issuer=None, leeway=None,
             max_token_bytes=None, max_depth=None, max_channels=None,
         ),
         text_signature = "($self, *, audience='sock8', issuer=None, leeway=0, max_token_bytes=524288, \

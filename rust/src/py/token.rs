@@ -7,13 +7,16 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::args::{OptName, config_int, opt_string, seconds, secret_bytes, text, type_error};
-use crate::core::channel::{ChannelError, MAX_WIRE_ID_BYTES};
+use crate::core::channel::ChannelError;
 use crate::core::error::{Error, TokenError};
 use crate::core::grants::Grants as CoreGrants;
 use crate::core::keys::{Key, KeyRing};
+use crate::core::limits::{
+    DEFAULT_AUDIENCE, DEFAULT_TTL, MAX_CHANNELS, MAX_JSON_DEPTH, MAX_TOKEN_BYTES, MAX_WIRE_ID_BYTES,
+};
 use crate::core::sign::Signer as CoreSigner;
 use crate::core::time::{check_now, system_now};
-use crate::core::verify::{MAX_CHANNELS, MAX_JSON_DEPTH, MAX_TOKEN_BYTES, Policy, Verifier as CoreVerifier};
+use crate::core::verify::{Policy, Verifier as CoreVerifier};
 
 /// Tokens at least this long are verified with the GIL released.
 const DETACH_TOKEN_BYTES: usize = 16 * 1024;
@@ -48,7 +51,7 @@ impl Signer {
         issuer: Option<&Bound<'_, PyAny>>,
         ttl: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let ttl = ttl.map_or(Ok(3600), |t| config_int(t, "ttl"))?;
+        let ttl = ttl.map_or(Ok(DEFAULT_TTL), |t| config_int(t, "ttl"))?;
         let inner = CoreSigner::new(
             key,
             opt_string(kid, "kid")?,
@@ -64,7 +67,7 @@ impl Signer {
 impl Signer {
     #[new]
     #[pyo3(
-        signature = (secret, *, kid=None, audience=OptName(Some(String::from("sock8"))), issuer=None, ttl=None),
+        signature = (secret, *, kid=None, audience=OptName(Some(DEFAULT_AUDIENCE.to_owned())), issuer=None, ttl=None),
         text_signature = "(secret, *, kid=None, audience='sock8', issuer=None, ttl=3600)"
     )]
     fn new(
@@ -218,7 +221,7 @@ impl Verifier {
     #[new]
     #[pyo3(
         signature = (
-            secret, *, audience=OptName(Some(String::from("sock8"))), issuer=None, leeway=None,
+            secret, *, audience=OptName(Some(DEFAULT_AUDIENCE.to_owned())), issuer=None, leeway=None,
             max_token_bytes=None, max_depth=None, max_channels=None,
         ),
         text_signature = "(secret, *, audience='sock8', issuer=None, leeway=0, max_token_bytes=524288, \

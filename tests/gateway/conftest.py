@@ -1,0 +1,22 @@
+"""Shared fixtures of the gateway tests; the served gateway itself is in harness.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.gateway.harness import Setup, running
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The socket tests are `pytest.mark.anyio`, on asyncio (uvicorn's loop) only."""
+    return "asyncio"
+
+
+@pytest.fixture
+def setup() -> Iterator[Setup]:
+    """A gateway with the default settings and a manual clock at `NOW`, served on loopback."""
+    with running() as served:
+        yield served

@@ -1,0 +1,205 @@
+"""Run an ASGI app (a sock8 gateway) on a real loopback socket for a test.
+
+    from tests.support.live_server import serve
+
+    app = create_app(secret=SECRET)
+    with serve(app) as server:                      # sync and async tests alike
+        async with websockets.connect(server.ws_url) as ws:
+            ...
+        httpx.post(server.url("/publish"), ...)
+
+uvicorn runs in a background thread with its own event loop, on `127.0.0.1` and a port the
+kernel picked, with permessage-deflate off (as `sock8 gateway` runs it). The `with` block
+starts only once the server listens, and stops the server (and joins its thread) when it ends,
+forcing the exit if a connection does not close in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running server.
+
+    Attributes:
+        host: always `127.0.0.1`.
+        port: the port the kernel chose.
+        app: the ASGI app being served.
+        loop: the server thread's event loop (to run code next to the gateway:
+            `asyncio.run_coroutine_threadsafe(coro, served.loop)`).
+    """
+
+    host: str
+    port: int
+    app: Any
+    loop: asyncio.AbstractEventLoop
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:<port>`."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The gateway's WebSocket URL, `ws://127.0.0.1:<port>/connect`."""
+        return f"ws://{self.host}:{self.port}/connect"
+
+    def url(self, path: str) -> str:
+        """`base_url + path`; `path` starts with `/`."""
+        return self.base_url + path
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that reports when it listens, and never installs signal handlers."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        await super().startup(sockets)
+        self.ready.set()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        # A connection whose peer never read keeps its transport waiting to flush; abort it,
+        # so that no socket outlives the loop (and warns later, in another test).
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        await asyncio.sleep(0)  # let connection_lost run
+
+
+@contextlib.contextmanager
+def serve(app: Any, *, ws_max_size: int = 16 * 1024 * 1024, **options: Any) -> Iterator[Served]:
+    """Serve `app` on `127.0.0.1:<free port>` for the duration of the `with` block.
+
+    Arguments:
+        ws_max_size: uvicorn's own frame limit; keep it above the gateway's `max_frame_bytes` so
+            that the gateway (not uvicorn) answers oversized frames.
+        options: more `uvicorn.Config` settings.
+    """
+    # Created as TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose protocol says
+    # TCP, and without it every keep-alive reply waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        ws_per_message_deflate=False,
+        ws_max_size=ws_max_size,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        **options,
+    )
+    server = _Server(config)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # reported to the test thread below
+            failure.append(exc)
+            server.ready.set()
+
+    thread = threading.Thread(target=run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    try:
+        if not server.ready.wait(START_TIMEOUT) or failure or server.loop is None:
+            raise RuntimeError(f"the test server did not start: {failure or 'timeout'}")
+        if not server.started:
+            raise RuntimeError("the test server did not start (lifespan startup failed?)")
+        yield Served("127.0.0.1", port, app, server.loop)
+    finally:
+        server.should_exit = True
+        thread.join(STOP_TIMEOUT)
+        if thread.is_alive():
+            # A peer that never reads keeps its connection open; give up on it.
+            server.force_exit = True
+            thread.join(STOP_TIMEOUT)
+        sock.close()
+    if failure:
+        raise RuntimeError("the test server failed") from failure[0]
+
+
+# WebSocket peers for the gateway tests.
+
+TIMEOUT = 10.0
+"""Seconds to wait for any one expected frame or event; never reached when things work."""
+
+
+class Peer:
+    """A `websockets` client connection speaking the gateway's JSON frames."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.welcome: dict[str, Any] = {}
+
+    async def send(self, **frame: Any) -> None:
+        """Send one JSON frame built from the keyword arguments."""
+        await self.ws.send(json.dumps(frame))
+
+    async def recv(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """The next frame, parsed."""
+        text = await asyncio.wait_for(self.ws.recv(), timeout)
+        assert isinstance(text, str), text
+        frame = json.loads(text)
+        assert isinstance(frame, dict), frame
+        return frame
+
+    async def closed(self, timeout: float = TIMEOUT) -> tuple[int | None, list[dict[str, Any]]]:
+        """Read until the server closes; the close code and the frames read before it."""
+        seen: list[dict[str, Any]] = []
+        async with asyncio.timeout(timeout):
+            try:
+                while True:
+                    seen.append(json.loads(await self.ws.recv()))
+            except websockets.ConnectionClosed:
+                pass
+        return self.ws.close_code, seen
+
+
+@contextlib.asynccontextmanager
+async def peer(
+    url: str, token: str | None = None, **options: Any
+) -> collections.abc.AsyncIterator[Peer]:
+    """Connect to `url`; with `token`, authenticate and check the `welcome` first."""
+    async with websockets.connect(
+        url, compression=None, open_timeout=TIMEOUT, close_timeout=2, **options
+    ) as ws:
+        client = Peer(ws)
+        if token is not None:
+            await client.send(event="auth", token=token)
+            client.welcome = await client.recv()
+            assert client.welcome["event"] == "welcome", client.welcome
+        yield client
+
+
+async def until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    """Wait until `condition()` holds (it reads state another thread changes), or fail."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
