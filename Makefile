@@ -45,6 +45,8 @@ lint: install ## ruff, ruff format, mypy, stubtest, cargo fmt, clippy
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features python -- -D warnings
+	cargo fmt --check --manifest-path benches/loadgen/Cargo.toml
+	cargo clippy --quiet --all-targets --manifest-path benches/loadgen/Cargo.toml -- -D warnings
 	@! grep -rn pyo3 rust/src/core || (echo "rust/src/core must not use pyo3" && false)
 
 fmt: install ## Format Python and Rust
@@ -105,6 +107,7 @@ bench-deps: $(VENV)/.bench-deps $(PEERS)/.gehirn $(PEERS)/.pyjwt-rs
 bench: install bench-deps ## Benchmarks, timed: token/grant table with ratios, the Rust core, gateway load
 	$(BIN)/python benches/compare.py $(BENCH_ARGS)
 	cargo bench --quiet --bench core
+	cargo build --release --quiet --manifest-path benches/loadgen/Cargo.toml
 	$(BIN)/python benches/gateway_load.py
 
 # Fuzzing is bounded by time, not part of `make test`: FUZZ_SECONDS per target (make fuzz
@@ -124,4 +127,4 @@ fuzz: ## cargo fuzz every target for FUZZ_SECONDS (60) each, seeded from tests/v
 	done
 
 clean: ## Remove build products and the virtualenv
-	rm -rf $(VENV) target dist .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) target benches/loadgen/target dist .hypothesis .mypy_cache .ruff_cache

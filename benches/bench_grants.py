@@ -43,7 +43,7 @@ def test_allows_sock8(benchmark: Benchmark, n: int) -> None:
 
 @pytest.mark.parametrize("n", GRANTS)
 def test_contains_frozenset(benchmark: Benchmark, n: int) -> None:
-    """The baseline `grants.allows` is held to (within 2.5x, DESIGN §7)."""
+    """The baseline `grants.allows` is held to (within 2.5x: a target of compare.py)."""
     channels = _peers.channel_ids(n)
     granted = frozenset(channels)
     channel = "".join(list(_peers.probe(channels)))

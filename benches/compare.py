@@ -310,7 +310,7 @@ def shown(row: str, ns: tuple[int, ...] | None) -> bool:
 
 def targets(bench: Bench) -> list[str]:
     out = [
-        "| target (DESIGN §7) | measured: median [quartiles] of per-round ratios | met |",
+        "| target | measured: median [quartiles] of per-round ratios | met |",
         "|---|---|---|",
     ]
 

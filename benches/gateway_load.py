@@ -1,11 +1,15 @@
 """Gateway load: the sock8 gateway against a plain Starlette WebSocket broadcast loop.
 
-    .venv/bin/python benches/gateway_load.py [--clients 1000,5000] [--messages 20]
+    .venv/bin/python benches/gateway_load.py [--clients 1000,5000] [--messages 20] [--client rust]
 
 For each server and each client count, a fresh server process (uvicorn, one worker, the same
 settings for both: no permessage-deflate, no access log) and a separate client process are
-started. The client process opens the connections (raw `websockets` clients, deflate off),
-authenticates them, then publishes over HTTP while it receives:
+started. The client process, the load generator, opens the connections, authenticates them,
+then publishes over HTTP while it receives. It is `benches/loadgen` (Rust, tokio-tungstenite,
+one thread; `cargo build --release --manifest-path benches/loadgen/Cargo.toml`, which `make
+bench` runs) unless `--client python` asks for the Python one below (`websockets`, deflate off),
+which spends about 20 us of CPU a frame, as much as the servers do: it is the ceiling, and the
+fan-out figures measure it. Both sign real tokens (sock8's core) and report:
 
 - connect+auth rate: connections opened and answered with `welcome` per second, at most
   `--concurrency` handshakes in flight;
@@ -18,12 +22,15 @@ authenticates them, then publishes over HTTP while it receives:
   connection with at most `--window` messages not yet delivered everywhere, counted until all
   arrived;
 - server CPU per delivery: the server process's CPU time (`/proc/<pid>/stat`) over that fan-out
-  window divided by the deliveries, read before any client closes (closing is not delivery).
+  window divided by the deliveries, read before any client closes (closing is not delivery);
+  its cores busy: that CPU time over the window's wall time (one uvicorn process: at most 1);
+- the load generator's CPU per delivery and cores busy over the same window: a generator well
+  below its one core was waiting for the server, so the fan-out figures are the server's.
 
 The baseline is what an app writes without sock8: accept, answer the first frame with a
 `welcome` (no token check), and `for ws in clients: await ws.send_text(frame)` on publish. The
 sock8 gateway verifies each token in Rust, keeps per-connection queues, and fans out without
-awaiting any client. Servers and clients share the machine's cores, so the client process is
+awaiting any client. Servers and the generator share the machine's cores, so the generator is
 part of every number, equally for both.
 
 Not collected by pytest (only `bench_*.py` and `test_*.py` are).
@@ -50,6 +57,10 @@ SECRET = "gateway-load-bench-secret-0123456789abcdef"
 CHANNEL = "bench.all"
 PUBLISH_AUDIENCE = "sock8:publish"
 KINDS = ("sock8", "baseline")
+CLIENTS = ("rust", "python")
+LOADGEN_DIR = Path(__file__).resolve().parent / "loadgen"
+LOADGEN = LOADGEN_DIR / "target" / "release" / "sock8-loadgen"
+BUILD_LOADGEN = "cargo build --release --manifest-path benches/loadgen/Cargo.toml"
 
 
 # Resource limits
@@ -74,6 +85,12 @@ def cpu_seconds(pid: int | str = "self") -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     # utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the command.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """This process's user plus system CPU time (`getrusage`: microseconds, not clock ticks)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rss_bytes(pid: int | str = "self") -> int:
@@ -288,6 +305,7 @@ async def run_clients(
         first = messages
         total = max(10, 100_000 // count)
         step("fan-out")
+        cpu_before = own_cpu_seconds()
         started = time.perf_counter()
         for seq in range(first, first + total):
             while seq - tally.complete >= window:
@@ -295,6 +313,7 @@ async def run_clients(
             await publish(http, seq)
         await tally.wait_complete(first + total, timeout=300)
         fan_out_seconds = time.perf_counter() - started
+        client_cpu = own_cpu_seconds() - cpu_before
     # The server's CPU is read here, before the clients close: closing costs the server about
     # 0.25 ms a connection, which is not delivery work.
     step("delivered")
@@ -304,12 +323,16 @@ async def run_clients(
     await asyncio.gather(*readers)
     return {
         "step": "done",
+        "client": "python",
         "connect_rate": count / connect_seconds,
         "client_bytes_per_conn": (client_after - client_before) / count,
         "p50_ms": percentile(latencies, 0.50) / 1e6,
         "p99_ms": percentile(latencies, 0.99) / 1e6,
         "deliveries_per_s": count * total / fan_out_seconds,
         "fan_out_messages": total,
+        "fan_out_seconds": fan_out_seconds,
+        "client_cpu_us_per_delivery": client_cpu * 1e6 / (count * total),
+        "client_cores_busy": client_cpu / fan_out_seconds,
     }
 
 
@@ -349,16 +372,24 @@ def server_process(kind: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
             process.wait()
 
 
+def loadgen_status() -> str | None:
+    """Why the Rust load generator cannot be used as built, or `None` when it can."""
+    if not LOADGEN.is_file():
+        return f"the Rust load generator is not built ({BUILD_LOADGEN})"
+    sources = [LOADGEN_DIR / "Cargo.toml", LOADGEN_DIR / "Cargo.lock"]
+    sources += (LOADGEN_DIR / "src").glob("*.rs")
+    built = LOADGEN.stat().st_mtime
+    if any(source.stat().st_mtime > built for source in sources if source.exists()):
+        return f"the Rust load generator is older than its sources ({BUILD_LOADGEN})"
+    return None
+
+
 @contextlib.contextmanager
 def client_process(
     kind: str, port: int, count: int, args: argparse.Namespace
 ) -> Iterator[subprocess.Popen[str]]:
-    """A client subprocess, talking line by line on stdin/stdout."""
-    command = [
-        sys.executable,
-        __file__,
-        "--run-clients",
-        kind,
+    """A client subprocess (the load generator), talking line by line on stdin/stdout."""
+    options = [
         "--port",
         str(port),
         "--count",
@@ -370,8 +401,17 @@ def client_process(
         "--concurrency",
         str(args.concurrency),
     ]
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    if args.client == "rust":
+        # Both sign with the secret from the environment, as `sock8 gateway` reads it.
+        command = [str(LOADGEN), *options]
+    else:
+        command = [sys.executable, __file__, "--run-clients", kind, *options]
+    process = subprocess.Popen(  # noqa: S603 - our own programs, arguments from a fixed set
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SOCK8_SECRET": SECRET},
     )
     try:
         yield process
@@ -419,6 +459,7 @@ def measure(kind: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
     result["server_cpu_ms_per_connect"] = (cpu_connected - cpu_idle) * 1e3 / count
     deliveries = count * result["fan_out_messages"]
     result["server_cpu_us_per_delivery"] = (cpu_delivered - cpu_fan_out) * 1e6 / deliveries
+    result["server_cores_busy"] = (cpu_delivered - cpu_fan_out) / result["fan_out_seconds"]
     return result
 
 
@@ -440,8 +481,11 @@ ROWS = (
     Row("delivery latency p99 (ms)", "p99_ms", 1, "{:.2f}", False),
     Row("server CPU ms / connect+auth", "server_cpu_ms_per_connect", 1, "{:.2f}", False),
     Row("server CPU us / delivery", "server_cpu_us_per_delivery", 1, "{:.1f}", False),
+    Row("server cores busy (fan-out)", "server_cores_busy", 1, "{:.2f}", False),
     Row("server KiB / idle connection", "server_bytes_per_conn", 1 / 1024, "{:.1f}", False),
-    Row("client KiB / connection", "client_bytes_per_conn", 1 / 1024, "{:.1f}", False),
+    Row("load generator CPU us / delivery", "client_cpu_us_per_delivery", 1, "{:.2f}", False),
+    Row("load generator cores busy (fan-out)", "client_cores_busy", 1, "{:.2f}", False),
+    Row("load generator KiB / connection", "client_bytes_per_conn", 1 / 1024, "{:.1f}", False),
 )
 
 
@@ -469,6 +513,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=20, help="messages for the latency run")
     parser.add_argument("--window", type=int, default=64, help="messages in flight (throughput)")
     parser.add_argument("--concurrency", type=int, default=200, help="handshakes in flight")
+    parser.add_argument(
+        "--client",
+        choices=CLIENTS,
+        default="rust",
+        help="load generator: benches/loadgen (Rust, default) or this script's Python client",
+    )
     parser.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--run-clients", choices=KINDS, dest="kind", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -482,15 +532,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     counts = [int(part) for part in args.clients.split(",") if part.strip()]
+    if args.client == "rust" and (problem := loadgen_status()):
+        if LOADGEN.is_file():
+            print(f"note: {problem}; using it as it is")
+        else:
+            print(
+                f"note: {problem}; falling back to --client python, which spends as much CPU "
+                "a frame as the servers do: the fan-out figures then measure the client"
+            )
+            args.client = "python"
     limit, capped = raise_fd_limit(max(counts) + 256)
     if capped:
         print(
             f"note: RLIMIT_NOFILE is capped at {limit} by the hard limit; "
             f"{max(counts):,} connections may fail (raise it with `ulimit -Hn`)"
         )
+    generator = "benches/loadgen (Rust, 1 thread)" if args.client == "rust" else "Python"
     print(
-        f"gateway load: uvicorn, 1 process per server, clients in a separate process, "
-        f"{os.cpu_count()} cores shared; fd limit {limit}"
+        f"gateway load: uvicorn, 1 process per server, load generator {generator} in a separate "
+        f"process, {os.cpu_count()} cores shared; fd limit {limit}; "
+        f"load average {' '.join(f'{load:.2f}' for load in os.getloadavg())}"
     )
     results: dict[tuple[str, int], dict[str, Any]] = {}
     started = time.perf_counter()

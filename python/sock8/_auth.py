@@ -1,7 +1,8 @@
 """The auth routes without a framework: run `authorize`, answer with a status and a JSON body.
 
 Each adapter in `sock8.integrations` only turns its framework's request into a call here and
-the `Reply` into its framework's response. The routes (DESIGN §6):
+the `Reply` (`sock8._http`) into its framework's response. The routes (docs/protocol.md, "The
+app's auth routes"):
 
 - `POST {base}/authenticate`: 200 with an `IssuedToken` body; 401 when nothing was granted;
   500 when `authorize` raised (logged on the `sock8` logger, nothing leaked to the client).
@@ -16,25 +17,31 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias
 from urllib.parse import urlsplit
 
 from typing_extensions import TypeVar
 
-from sock8._core import parse_channel
+from sock8._http import (
+    HistoryQuery,
+    Reply,
+    forbidden_origin,
+    history_failed,
+    history_query,
+    history_reply,
+    internal,
+    read_history,
+    unauthorized,
+)
 from sock8.connection import Connection
-from sock8.errors import ChannelError, ConfigError
-from sock8.publisher import HistoryPage
+from sock8.errors import ConfigError
 
 if TYPE_CHECKING:
     from sock8.app import Sock8
 
-__all__ = ["AuthRoutes", "Authorize", "Headers", "Reply", "is_async"]
+__all__ = ["AuthRoutes", "Authorize", "Headers", "is_async"]
 
 logger = logging.getLogger("sock8")
 
@@ -46,24 +53,6 @@ Authorize: TypeAlias = Callable[[Connection[RequestT]], Awaitable[None] | None]
 RunSync: TypeAlias = Callable[..., Awaitable[Any]]
 """Runs a sync callable in a worker thread: `asyncio.to_thread`, Starlette's `run_in_threadpool`."""
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
-_INTEGER = re.compile(r"[+-]?[0-9]{1,32}")
-
-
-def _no_store() -> dict[str, str]:
-    # Tokens and per-user history must never sit in a shared cache.
-    return {"Cache-Control": "no-store"}
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A framework-free response: status, JSON body, headers."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=_no_store)
-
 
 class Headers(Protocol):
     """A request's headers, looked up by name whatever its case: Starlette's `Headers`,
@@ -72,22 +61,6 @@ class Headers(Protocol):
     def get(self, key: str, /) -> str | None:
         """The header's value, or `None` when the request has none."""
         ...
-
-
-def _unauthorized() -> Reply:
-    return Reply(401, {"error": "unauthorized"})
-
-
-def _internal() -> Reply:
-    return Reply(500, {"error": "internal"})
-
-
-def _bad_request(detail: str) -> Reply:
-    return Reply(400, {"error": "bad_request", "detail": detail})
-
-
-def _forbidden_origin() -> Reply:
-    return Reply(403, {"error": "forbidden_origin"})
 
 
 _CROSS_SITE = frozenset({"cross-site", "same-site"})
@@ -157,11 +130,11 @@ def _check_origin(allowed: frozenset[str] | None, headers: Headers) -> Reply | N
         if origin.lower() in allowed:
             return None
         logger.info("refused a request to the auth routes from origin %r", origin[:200])
-        return _forbidden_origin()
+        return forbidden_origin()
     site = headers.get("sec-fetch-site")
     if site is not None and site.lower() in _CROSS_SITE:
         logger.info("refused a %s request to the auth routes without Origin", site[:40])
-        return _forbidden_origin()
+        return forbidden_origin()
     return None
 
 
@@ -183,43 +156,6 @@ def _wait(awaitable: Awaitable[None]) -> None:
     from asgiref.sync import async_to_sync
 
     async_to_sync(_await)(awaitable)
-
-
-@dataclass(frozen=True, slots=True)
-class _HistoryQuery:
-    channel: str
-    limit: int
-    cursor: str | None
-
-
-def _history_query(channel: str, limit: str | None, cursor: str | None) -> _HistoryQuery | Reply:
-    try:
-        parse_channel(channel)
-    except ChannelError:
-        return _bad_request("not a channel id")
-    if limit is None or limit == "":
-        count = DEFAULT_LIMIT
-    elif _INTEGER.fullmatch(limit):
-        count = min(max(int(limit), 1), MAX_LIMIT)
-    else:
-        return _bad_request("limit must be an integer")
-    return _HistoryQuery(channel, count, cursor or None)
-
-
-def _history_failed(query: _HistoryQuery, exc: Exception) -> Reply:
-    # Publishers raise ValueError for a cursor they did not issue (the Publisher contract).
-    if isinstance(exc, ValueError):
-        return _bad_request("invalid cursor")
-    logger.error("reading the history of %s failed", query.channel, exc_info=exc)
-    return _internal()
-
-
-def _history_reply(page: HistoryPage) -> Reply:
-    messages = [
-        {"timestamp": message.timestamp, "payload": json.loads(message.payload)}
-        for message in page.messages
-    ]
-    return Reply(200, {"messages": messages, "nextCursor": page.next_cursor})
 
 
 class AuthRoutes(Generic[RequestT]):
@@ -258,7 +194,7 @@ class AuthRoutes(Generic[RequestT]):
             return refused
         conn = Connection(request)
         if not await self._run(conn, run_sync):
-            return _internal()
+            return internal()
         return self._issue(conn)
 
     def authenticate_sync(self, request: RequestT, *, headers: Headers) -> Reply:
@@ -268,7 +204,7 @@ class AuthRoutes(Generic[RequestT]):
             return refused
         conn = Connection(request)
         if not self._run_sync(conn):
-            return _internal()
+            return internal()
         return self._issue(conn)
 
     async def history(
@@ -287,10 +223,10 @@ class AuthRoutes(Generic[RequestT]):
             return query
         conn = Connection(request)
         if not await self._run(conn, run_sync):
-            return _internal()
+            return internal()
         if not conn.allows(query.channel):
-            return _unauthorized()
-        return await self._read(query)
+            return unauthorized()
+        return await read_history(self._s8.publisher, query)
 
     def history_sync(
         self,
@@ -307,31 +243,22 @@ class AuthRoutes(Generic[RequestT]):
             return query
         conn = Connection(request)
         if not self._run_sync(conn):
-            return _internal()
+            return internal()
         if not conn.allows(query.channel):
-            return _unauthorized()
+            return unauthorized()
         try:
             page = self._s8.publisher.history(query.channel, limit=query.limit, cursor=query.cursor)
         except Exception as exc:
-            return _history_failed(query, exc)
-        return _history_reply(page)
+            return history_failed(query, exc)
+        return history_reply(page)
 
     def _checked_query(
         self, headers: Headers, channel: str, limit: str | None, cursor: str | None
-    ) -> _HistoryQuery | Reply:
+    ) -> HistoryQuery | Reply:
         # The origin first: another site learns nothing, not even whether its query is valid.
-        return _check_origin(self._allowed_origins, headers) or _history_query(
+        return _check_origin(self._allowed_origins, headers) or history_query(
             channel, limit, cursor
         )
-
-    async def _read(self, query: _HistoryQuery) -> Reply:
-        try:
-            page = await self._s8.publisher.ahistory(
-                query.channel, limit=query.limit, cursor=query.cursor
-            )
-        except Exception as exc:
-            return _history_failed(query, exc)
-        return _history_reply(page)
 
     async def _run(self, conn: Connection[RequestT], run_sync: RunSync | None) -> bool:
         try:
@@ -358,10 +285,10 @@ class AuthRoutes(Generic[RequestT]):
 
     def _issue(self, conn: Connection[RequestT]) -> Reply:
         if not conn.channels:
-            return _unauthorized()
+            return unauthorized()
         try:
             issued = self._s8.issue_token(conn.identity, conn.channels)
         except Exception:
             logger.exception("signing a token for %r failed", conn.identity)
-            return _internal()
+            return internal()
         return Reply(200, issued.as_json())

@@ -16,12 +16,27 @@ from sock8.http_publisher import HttpPublisher, check_client_audience, publish_a
 from sock8.publisher import Publisher
 from sock8.tree import ChannelTree, build_tree
 
-__all__ = ["DEFAULT_GATEWAY_URL", "IssuedToken", "Sock8"]
+__all__ = ["DEFAULT_GATEWAY_URL", "SECRET_ENV", "IssuedToken", "Sock8", "secret_or_environment"]
 
 DEFAULT_GATEWAY_URL = "ws://127.0.0.1:8787/connect"
 """Where `sock8 gateway` listens by default."""
 
 SECRET_ENV = "SOCK8_SECRET"
+"""The environment variable that holds the secret when none is passed."""
+
+
+def secret_or_environment(secret: str | bytes | None, how: str) -> str | bytes:
+    """`secret`, or when it is `None` the value of `SOCK8_SECRET`.
+
+    Raises:
+        ConfigError: neither; the message says to pass it as `how` or to set the variable.
+    """
+    if secret is not None:
+        return secret
+    found = os.environ.get(SECRET_ENV)
+    if found is None:
+        raise ConfigError(f"no secret: pass {how} or set {SECRET_ENV}")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +59,7 @@ class IssuedToken:
     expires_at: int
 
     def as_json(self) -> dict[str, Any]:
-        """The JSON body sent to the client (DESIGN §6 names)."""
+        """The JSON body sent to the client (docs/protocol.md, "The app's auth routes")."""
         return {
             "token": self.token,
             "endpoint": self.endpoint,
@@ -91,21 +106,18 @@ class Sock8:
         kid: str | None = None,
         publisher: Publisher | None = None,
     ) -> None:
-        if secret is None:
-            secret = os.environ.get(SECRET_ENV)
-            if secret is None:
-                raise ConfigError(f"no secret: pass Sock8(secret=...) or set {SECRET_ENV}")
+        key = secret_or_environment(secret, "Sock8(secret=...)")
         check_client_audience(audience)
         # The Rust core owns every rule about secrets and TTLs, and holds the key: verifiers
         # are made from `_keys` later, so the secret itself need not stay in Python.
-        self._keys = Keys({kid: secret})
+        self._keys = Keys({kid: key})
         self._signer = self._keys.signer(kid, audience=audience, issuer=issuer, ttl=token_ttl)
         self.gateway_url = _check_gateway_url(gateway_url)
         if publisher is not None and not isinstance(publisher, Publisher):
             raise TypeError(f"publisher must implement sock8.Publisher, not {publisher!r}")
         if publisher is None:
             publisher = HttpPublisher(
-                self.gateway_url, secret, audience=audience, issuer=issuer, kid=kid
+                self.gateway_url, key, audience=audience, issuer=issuer, kid=kid
             )
         self.publisher: Publisher = publisher
         """Where `emit` publishes. A gateway mounted in this process may replace it."""

@@ -1,7 +1,11 @@
 """`MemoryBroker`: the embedded broker — in-process fan-out and bounded per-channel history.
 
-It is the default publisher of `Sock8`, and what a gateway running in the same process
-subscribes to. It implements `sock8.publisher.Broker`; delivery is at-most-once.
+It is the gateway's default broker: what its connections receive from and what its
+`POST /publish` hands messages to. `Sock8`'s default publisher is not this but an
+`HttpPublisher`, which posts to the gateway; a gateway created in the same process replaces that
+with its broker, so that emits reach it without HTTP (see `sock8.gateway.Gateway`). Pass a
+`MemoryBroker` as `Sock8(publisher=...)` to keep messages in this process without a gateway
+(tests, scripts). It implements `sock8.publisher.Broker`; delivery is at-most-once.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from threading import Lock
 
+from sock8.errors import ConfigError
 from sock8.publisher import Deliver, HistoryPage, Message, check_payload
 
 __all__ = ["MemoryBroker", "MemorySubscription"]
@@ -81,6 +86,9 @@ class MemoryBroker:
             one is forgotten first, so that per-user or per-room channels cannot grow memory
             without bound.
         clock: epoch seconds, for message timestamps (tests pass a fixed clock).
+
+    Raises:
+        ConfigError: `history_size` or `max_history_channels` below 1.
     """
 
     def __init__(
@@ -90,8 +98,12 @@ class MemoryBroker:
         max_history_channels: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if history_size < 1 or max_history_channels < 1:
-            raise ValueError("history_size and max_history_channels must be at least 1")
+        for name, value in [
+            ("history_size", history_size),
+            ("max_history_channels", max_history_channels),
+        ]:
+            if not value >= 1:
+                raise ConfigError(f"{name} must be at least 1, not {value!r}")
         self._history_size = history_size
         self._max_history_channels = max_history_channels
         self._clock = clock

@@ -10,17 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, Protocol, final
 
 from pydantic import JsonValue, PydanticSchemaGenerationError, PydanticUserError, TypeAdapter
 
 from sock8._core import ChannelTemplate
-from sock8.errors import ChannelError, PublishError
+from sock8.errors import ChannelError, PublishError, reworded
+from sock8.publisher import Publisher
 
-if TYPE_CHECKING:
-    from sock8.app import Sock8
-
-__all__ = ["ChannelRef", "ChannelSpec", "channel"]
+__all__ = ["ChannelRef", "ChannelSpec", "Owner", "channel"]
 
 _CONFIG_KEYS = frozenset({"presence", "history"})
 
@@ -78,7 +76,7 @@ def as_spec(origin: str, value: object) -> ChannelSpec:
             value[0], presence=config.get("presence"), history=config.get("history", False)
         )
     except ChannelError as exc:
-        raise ChannelError(f"channel {origin}: {exc}") from None
+        raise reworded(exc, f"channel {origin}: {exc}") from None
 
 
 def _adapter(origin: str, what: str, schema: Any) -> TypeAdapter[Any]:
@@ -90,13 +88,22 @@ def _adapter(origin: str, what: str, schema: Any) -> TypeAdapter[Any]:
         raise ChannelError(f"channel {origin}: {what} {schema!r} is invalid: {reason}") from None
 
 
+class Owner(Protocol):
+    """What a channel needs of the app whose tree defines it (`Sock8` is one)."""
+
+    @property
+    def publisher(self) -> Publisher:
+        """Where `emit` publishes; read at every emit, since a gateway mounted in the same
+        process replaces the default publisher after the tree is built."""
+
+
 @final
 class Endpoint:
     """A compiled definition: template, spec and validators. Internal to the tree."""
 
     __slots__ = ("adapter", "owner", "presence_adapter", "spec", "template")
 
-    def __init__(self, owner: Sock8, origin: str, template: ChannelTemplate, spec: ChannelSpec):
+    def __init__(self, owner: Owner, origin: str, template: ChannelTemplate, spec: ChannelSpec):
         self.owner = owner
         self.template = template
         self.spec = spec

@@ -306,7 +306,8 @@ def _serve_gateway(args: argparse.Namespace) -> int:
         return 2
     # uvicorn's own limit, above the gateway's: a frame over the gateway's limit gets the
     # protocol's bad_frame/4400; only absurd ones are cut at the protocol level (1009).
-    ws_max_size = max(2 * gateway.max_frame_bytes, gateway.max_frame_bytes + 64 * 1024)
+    max_frame_bytes = gateway.limits.max_frame_bytes
+    ws_max_size = max(2 * max_frame_bytes, max_frame_bytes + 64 * 1024)
     uvicorn.run(
         gateway.app,
         host=args.host,

@@ -9,7 +9,7 @@ from typing_extensions import TypeVar
 
 from sock8._core import parse_channel
 from sock8.channels import ChannelRef
-from sock8.errors import ChannelError
+from sock8.errors import ChannelError, reworded
 from sock8.tree import ChannelTree
 
 __all__ = ["Connection"]
@@ -69,7 +69,7 @@ class Connection(Generic[RequestT]):
                 try:
                     parse_channel(item)
                 except ChannelError as exc:
-                    raise ChannelError(f"cannot grant {item!r}: {exc}") from None
+                    raise reworded(exc, f"cannot grant {item!r}: {exc}") from None
                 ids.append(item)
             else:
                 raise TypeError(

@@ -95,6 +95,12 @@ class ChannelError(Sock8Error, ValueError):
         self.segment = segment
 
 
+def reworded(error: ChannelError, message: str) -> ChannelError:
+    """A `ChannelError` saying `message` (the original's message in context: the key, the
+    template or the call it came from) with the original's `position` and `segment`."""
+    return ChannelError(message, position=error.position, segment=error.segment)
+
+
 class ConfigError(Sock8Error):
     """A configuration value (secret, TTL, leeway, limit, URL) is invalid."""
 

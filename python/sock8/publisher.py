@@ -1,10 +1,12 @@
-"""The publishing interfaces: `Publisher` (what `emit` needs) and `Broker` (what the gateway
-reads from), and the values they exchange.
+"""The publishing interfaces: `Publisher` (what `emit` needs), `Broker` (what the gateway
+reads from), `HistoryStore` (where the gateway's history endpoint reads), and the values they
+exchange.
 
 `ChannelRef.emit` validates a payload, encodes it as JSON text once, and hands it to a
 `Publisher`. A `Broker` is a publisher that consumers (the gateway) can also subscribe to. The
 embedded `sock8.broker.MemoryBroker` is both; a Redis broker or an HTTP publisher (which only
-publishes) implement the same protocols.
+publishes) implement the same protocols. Every publisher is also a `HistoryStore`; a separate
+store (Redis streams) may implement just that.
 
 Delivery is at-most-once: a message reaches the subscribers registered when it is published.
 History is kept only for messages published with `persist=True` (channels defined with
@@ -28,6 +30,7 @@ __all__ = [
     "Broker",
     "Deliver",
     "HistoryPage",
+    "HistoryStore",
     "Message",
     "Publisher",
     "Subscription",
@@ -84,6 +87,21 @@ def check_payload(channel: str, payload: str) -> None:
         check_json(payload)
     except ValueError as exc:
         raise ValueError(f"payload for {channel!r:.120}: {exc}") from None
+
+
+@runtime_checkable
+class HistoryStore(Protocol):
+    """Where the gateway's `GET /history` reads. A `Broker` is one: it stores what is published
+    with `persist=True`; a separate store (Redis streams) implements just this."""
+
+    async def ahistory(
+        self, channel: str, *, limit: int = 50, cursor: str | None = None
+    ) -> HistoryPage:
+        """Up to `limit` stored messages of `channel`, newest first, older than `cursor`.
+
+        Raises:
+            ValueError: a `cursor` this store did not issue.
+        """
 
 
 @runtime_checkable

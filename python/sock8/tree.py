@@ -9,14 +9,11 @@ parameter-name sets differ; `for_()` picks the one whose set equals the names gi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, final
 
 from sock8._core import ChannelTemplate
-from sock8.channels import ChannelRef, ChannelSpec, Endpoint, as_spec
-from sock8.errors import ChannelError
-
-if TYPE_CHECKING:
-    from sock8.app import Sock8
+from sock8.channels import ChannelRef, ChannelSpec, Endpoint, Owner, as_spec
+from sock8.errors import ChannelError, reworded
 
 __all__ = ["ChannelTree", "build_tree"]
 
@@ -59,7 +56,7 @@ class ChannelTree:
         try:
             return ChannelRef(endpoint, params)
         except ChannelError as exc:
-            raise ChannelError(f"{endpoint.template.template!r}: {exc}") from None
+            raise reworded(exc, f"{endpoint.template.template!r}: {exc}") from None
 
     @property
     def ref(self) -> ChannelRef:
@@ -162,7 +159,7 @@ class ChannelTree:
         node._endpoints[key] = endpoint
 
 
-def build_tree(owner: Sock8, definitions: Mapping[str, object]) -> ChannelTree:
+def build_tree(owner: Owner, definitions: Mapping[str, object]) -> ChannelTree:
     """Build a root `ChannelTree` for `owner` from `{template: definition or sub-tree}`.
 
     Raises:
@@ -205,4 +202,4 @@ def _template(template: str, origin: str) -> ChannelTemplate:
     try:
         return ChannelTemplate(template)
     except ChannelError as exc:
-        raise ChannelError(f"channel {origin}: {exc}") from None
+        raise reworded(exc, f"channel {origin}: {exc}") from None

@@ -1,4 +1,4 @@
-"""Security review of the Python surface (issue 15): audiences that cannot overlap, and secrets
+"""Security review of the Python surface: audiences that cannot overlap, and secrets
 and tokens that do not linger on Python objects.
 
 - A client audience ending with `:publish` is refused wherever one is configured (`Sock8`,

@@ -6,9 +6,10 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
-from sock8 import Broker, HistoryPage, MemoryBroker, Message, Publisher
+from sock8 import Broker, ConfigError, HistoryPage, MemoryBroker, Message, Publisher
 
 NOW = 1_700_000_000.125
 
@@ -23,11 +24,12 @@ def test_memory_broker_implements_both_protocols() -> None:
     assert isinstance(broker, Broker)
 
 
-def test_sizes_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        MemoryBroker(history_size=0)
-    with pytest.raises(ValueError, match="at least 1"):
-        MemoryBroker(max_history_channels=0)
+@pytest.mark.parametrize("setting", ["history_size", "max_history_channels"])
+@pytest.mark.parametrize("value", [0, -1])
+def test_sizes_must_be_positive(setting: str, value: int) -> None:
+    settings: dict[str, Any] = {setting: value}
+    with pytest.raises(ConfigError, match=f"^{setting} must be at least 1, not {value}$"):
+        MemoryBroker(**settings)
 
 
 # Fan-out

@@ -61,10 +61,10 @@ def channels(s8: Sock8) -> ChannelTree:
     return example_channels(s8)
 
 
-# The DESIGN §5 example
+# The example tree (tests/support/example_tree.py, as in the README's "Channel trees")
 
 
-def test_design_example_ids(channels: ChannelTree) -> None:
+def test_the_example_ids(channels: ChannelTree) -> None:
     ref = channels.notification.for_(userId="u1")
     assert isinstance(ref, ChannelRef)
     assert ref.id == "notification.u1##userId"
@@ -201,6 +201,17 @@ def test_wrong_for_arguments_name_what_was_expected(
         channels.chat.messages.for_(**params)
 
 
+@pytest.mark.parametrize(("value", "fits"), [("", True), (True, True), ("x" * 600, False)])
+def test_for_errors_keep_the_parameter_the_core_names(
+    channels: ChannelTree, value: Any, fits: bool
+) -> None:
+    with pytest.raises(ChannelError, match=r"^'chat.\{roomId\}.messages': ") as info:
+        channels.chat.messages.for_(roomId=value)
+    # A value is named by its parameter; a rendered id over the size limit is about the whole.
+    expected = (None, "roomId") if fits else (None, None)
+    assert (info.value.position, info.value.segment) == expected
+
+
 def test_for_lists_every_accepted_signature(s8: Sock8) -> None:
     tree = s8.channels({"a": None, "a.{x}": None, "{y}.a.{z}": None})
     with pytest.raises(ChannelError, match=r"expected for_\(x=...\) or for_\(y=..., z=...\) or no"):
@@ -289,6 +300,24 @@ def test_definition_errors_name_the_key(s8: Sock8, definitions: Any, match: str)
         s8.channels(definitions)
 
 
+@pytest.mark.parametrize(
+    ("definitions", "position", "segment"),
+    [
+        ({"chat.a b": None}, 2, "a b"),
+        ({"chat..x": None}, 2, None),
+        ({"{x}.b.{x}": None}, 3, "x"),
+        ({"chat.{1x}": str}, 2, "1x"),
+        ({"a": (str, {"history": "yes"})}, None, None),  # not the grammar: nothing to name
+    ],
+)
+def test_definition_errors_keep_what_the_core_names(
+    s8: Sock8, definitions: Any, position: int | None, segment: str | None
+) -> None:
+    with pytest.raises(ChannelError, match=r"^channel ") as info:
+        s8.channels(definitions)
+    assert (info.value.position, info.value.segment) == (position, segment)
+
+
 def test_channels_takes_a_mapping(s8: Sock8) -> None:
     with pytest.raises(ChannelError, match="mapping"):
         s8.channels([("a", None)])  # type: ignore[arg-type]
@@ -355,6 +384,17 @@ def test_mount_errors_name_the_key(s8: Sock8, definitions: Any, match: str) -> N
     sub = s8.channels({"messages": None, "typing.{userId}": None})
     with pytest.raises(ChannelError, match=match):
         s8.channels(definitions(sub))
+
+
+def test_mount_errors_keep_what_the_core_names(s8: Sock8) -> None:
+    sub = s8.channels({"typing.{userId}": None})
+    with pytest.raises(ChannelError, match=r"mounted at 'x\.\{userId\}'") as info:
+        s8.channels({"x.{userId}": sub})
+    # The segment of the whole template: x.{userId}.typing.{userId}
+    assert (info.value.position, info.value.segment) == (4, "userId")
+    with pytest.raises(ChannelError, match=r"^channel 'a b'") as info:
+        s8.channels({"a b": sub})
+    assert (info.value.position, info.value.segment) == (1, "a b")
 
 
 def test_only_whole_trees_can_be_mounted(s8: Sock8, channels: ChannelTree) -> None:

@@ -1,4 +1,4 @@
-"""Payload text at the publisher boundary (issue 15): `sock8._core.check_json` and the
+"""Payload text at the publisher boundary: `sock8._core.check_json` and the
 `publish()` of every publisher sock8 ships.
 
 A payload is JSON text that frames and publish bodies are built around without parsing it again

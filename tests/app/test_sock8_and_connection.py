@@ -206,6 +206,19 @@ def test_grant_validates_wire_id_strings_with_the_core(wire_id: str) -> None:
         conn.grant(wire_id)
 
 
+@pytest.mark.parametrize(
+    ("wire_id", "position", "segment"),
+    [("a..b", 2, None), ("a.b*", 2, "b*"), ("chat.v##1x", 2, "1x"), ("x" * 513, None, None)],
+)
+def test_a_refused_grant_keeps_what_the_core_names(
+    wire_id: str, position: int | None, segment: str | None
+) -> None:
+    conn: Connection[None] = Connection(None)
+    with pytest.raises(ChannelError, match=r"^cannot grant ") as info:
+        conn.grant(wire_id)
+    assert (info.value.position, info.value.segment) == (position, segment)
+
+
 @pytest.mark.parametrize("value", [None, 5, b"admin.logs", ["admin.logs"]])
 def test_grant_refuses_other_types(value: Any) -> None:
     conn: Connection[None] = Connection(None)

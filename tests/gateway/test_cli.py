@@ -175,14 +175,17 @@ def test_options_reach_the_gateway_and_uvicorn(
     ]  # fmt: skip
     assert cli.main(argv) == 0
     gateway = recorded.app.state.gateway
+    limits = gateway.limits
     assert gateway.allowed_origins == {"https://a.example", "https://b.example"}
-    assert gateway.auth_timeout == 3
-    assert gateway.max_frame_bytes == 100_000
-    assert gateway.max_publish_bytes == 2000
-    assert gateway.send_queue_size == 16
-    assert gateway.leeway == 5
-    assert (gateway.request_rate, gateway.request_burst) == (10.5, 40)
-    assert (gateway.presence_rate, gateway.presence_burst) == (2, 3)
+    assert limits.auth_timeout == 3
+    assert limits.max_frame_bytes == 100_000
+    assert limits.max_publish_bytes == 2000
+    assert limits.max_presence_bytes == 300
+    assert limits.send_queue_size == 16
+    assert limits.history_size == 7
+    assert limits.leeway == 5
+    assert (limits.request_rate, limits.request_burst) == (10.5, 40)
+    assert (limits.presence_rate, limits.presence_burst) == (2, 3)
     assert gateway.verifier.audience == "my-app"
     assert gateway.verifier.issuer == "https://app.example"
     assert gateway.publish_verifier.audience == "my-app:publish"
@@ -208,9 +211,10 @@ def test_defaults(recorded: Recorded, monkeypatch: pytest.MonkeyPatch) -> None:
     assert recorded.options["ws_per_message_deflate"] is False
     assert gateway.allowed_origins is None
     assert gateway.verifier.audience == "sock8"
-    assert gateway.max_frame_bytes == MAX_FRAME_BYTES
-    assert (gateway.request_rate, gateway.request_burst) == (REQUEST_RATE, REQUEST_BURST)
-    assert (gateway.presence_rate, gateway.presence_burst) == (PRESENCE_RATE, PRESENCE_BURST)
+    limits = gateway.limits
+    assert limits.max_frame_bytes == MAX_FRAME_BYTES
+    assert (limits.request_rate, limits.request_burst) == (REQUEST_RATE, REQUEST_BURST)
+    assert (limits.presence_rate, limits.presence_burst) == (PRESENCE_RATE, PRESENCE_BURST)
     assert not gateway.rules.known  # no tree: any presence object on any granted channel
 
 

@@ -4,6 +4,7 @@ limits, channel rules and configuration."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from typing import Any
 
@@ -19,7 +20,6 @@ from sock8.gateway import (
     SystemClock,
     create_app,
 )
-from sock8.gateway.app import ChannelRules
 from sock8.gateway.frames import (
     Auth,
     BadFrame,
@@ -37,6 +37,7 @@ from sock8.gateway.hub import Hub
 from sock8.gateway.outbox import Outbox, PresenceChange
 from sock8.gateway.presence import PresenceEntry, unsafe_key
 from sock8.gateway.ratelimit import TokenBucket
+from sock8.gateway.rules import ChannelRules
 from sock8.publisher import Deliver, Message
 
 from tests.support.secret import SECRET
@@ -483,6 +484,23 @@ def test_create_app_with_a_secret_or_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("SOCK8_SECRET")
     with pytest.raises(sock8.ConfigError, match="SOCK8_SECRET"):
         create_app()
+
+
+def test_create_app_takes_exactly_the_gateways_arguments() -> None:
+    # One list of options: help(create_app) shows Gateway's, and each reaches the gateway.
+    expected = inspect.signature(Gateway).replace(return_annotation="Starlette")
+    assert inspect.signature(create_app) == expected
+    assert create_app.__name__ == "create_app"
+    assert "Gateway(...).app" in (create_app.__doc__ or "")
+    clock = ManualClock(5.0)
+    app = create_app(secret=SECRET, audience="app", leeway=2, auth_timeout=3, clock=clock)
+    gateway = app.state.gateway
+    assert (gateway.limits.leeway, gateway.limits.auth_timeout) == (2, 3)
+    assert gateway.clock is clock
+    assert gateway.verifier.audience == "app"
+    # mypy checks the keywords too: without the error, this ignore would be reported as unused.
+    with pytest.raises(TypeError, match="bogus"):
+        create_app(secret=SECRET, bogus=1)  # type: ignore[call-arg]
 
 
 def test_a_key_ring_verifies_every_key() -> None:

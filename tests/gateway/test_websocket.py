@@ -84,13 +84,13 @@ async def test_refused_tokens_close_4001(setup: Setup, kind: str) -> None:
 async def test_no_auth_frame_before_the_deadline_closes_4001(setup: Setup) -> None:
     async with peer(setup.server.ws_url) as client:
         # The deadline is armed before the socket is accepted, so it exists by now.
-        setup.clock.advance(setup.gateway.auth_timeout)
+        setup.clock.advance(setup.gateway.limits.auth_timeout)
         await expect_closed(client, 4001, "auth_timeout")
 
 
 async def test_the_deadline_does_not_fire_after_auth(setup: Setup) -> None:
     async with peer(setup.server.ws_url, setup.token()) as client:
-        setup.clock.advance(setup.gateway.auth_timeout + 1)
+        setup.clock.advance(setup.gateway.limits.auth_timeout + 1)
         setup.publish(LOGS, "still here")
         assert await client.recv() == {"channel": LOGS, "payload": "still here"}
 

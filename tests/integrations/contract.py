@@ -1,9 +1,9 @@
 """Shared pieces of the framework integration tests.
 
-Every adapter must honour the same contract (DESIGN §6), so the tests live once in
-`ContractTests`; each `test_<framework>.py` of this directory subclasses it and only says how to
-build its framework's app around `with_sock8` and how to send a request through the framework's
-own test client (a `Client`).
+Every adapter must honour the same contract (docs/protocol.md, "The app's auth routes"), so the
+tests live once in `ContractTests`; each `test_<framework>.py` of this directory subclasses it
+and only says how to build its framework's app around `with_sock8` and how to send a request
+through the framework's own test client (a `Client`).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class App:
 
 
 def make_app() -> App:
-    """The DESIGN §5 example app, with a fixed broker clock."""
+    """The example app (tests/support/example_tree.py), with a fixed broker clock."""
     s8 = Sock8(
         secret=SECRET,
         gateway_url=GATEWAY,

@@ -1,4 +1,5 @@
-"""The channel tree of the example app (DESIGN §5), which several areas' tests build on."""
+"""The channel tree of the example app (the README's "Channel trees" one), which several areas'
+tests build on."""
 
 from __future__ import annotations
 

@@ -7,7 +7,8 @@
 docs/protocol.md is the wire contract. The gateway talks to three small interfaces, so that a
 multi-node deployment swaps the in-memory defaults for shared ones: a `sock8.Broker` (fan-out;
 `MemoryBroker` by default), a `PresenceStore` (`MemoryPresence`) and a `HistoryStore` (the
-broker itself by default). Needs the `sock8[gateway]` extra (Starlette, uvicorn).
+broker itself by default; defined beside `Broker` in `sock8.publisher`). Needs the
+`sock8[gateway]` extra (Starlette, uvicorn).
 """
 
 from __future__ import annotations
@@ -19,13 +20,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - the test environment ha
         raise
     raise ImportError("sock8.gateway needs starlette: pip install 'sock8[gateway]'") from None
 
-from sock8.gateway.app import (
-    ChannelRules,
-    Gateway,
-    GatewayStats,
-    HistoryStore,
-    create_app,
-)
+from sock8.gateway.app import Gateway, create_app
 from sock8.gateway.clock import Clock, ManualClock, SystemClock, Timer
 from sock8.gateway.frames import (
     CLOSE_BAD_FRAME,
@@ -34,6 +29,9 @@ from sock8.gateway.frames import (
     CLOSE_UNAUTHORIZED,
 )
 from sock8.gateway.presence import MemoryPresence, PresenceEntry, PresenceStore
+from sock8.gateway.rules import ChannelRules
+from sock8.gateway.stats import GatewayStats
+from sock8.publisher import HistoryStore
 
 __all__ = [
     "CLOSE_BAD_FRAME",

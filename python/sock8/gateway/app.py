@@ -3,54 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-import os
 import weakref
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
 
-from pydantic import TypeAdapter
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from sock8 import _gateway_defaults as defaults
-from sock8._core import DEFAULT_AUDIENCE, Verifier, parse_channel
-from sock8.app import SECRET_ENV, Sock8
+from sock8._core import DEFAULT_AUDIENCE, Verifier
+from sock8.app import Sock8, secret_or_environment
 from sock8.broker import MemoryBroker
-from sock8.errors import ChannelError, ConfigError
+from sock8.errors import ConfigError
 from sock8.gateway.clock import Clock, SystemClock
-from sock8.gateway.frames import CLOSE_FORBIDDEN, dumps
+from sock8.gateway.frames import CLOSE_FORBIDDEN
 from sock8.gateway.http import exception_handlers as http_exception_handlers
 from sock8.gateway.http import routes as http_routes
 from sock8.gateway.hub import Hub
-from sock8.gateway.presence import MemoryPresence, PresenceStore, Validate, unsafe_key
+from sock8.gateway.limits import Limits
+from sock8.gateway.presence import MemoryPresence, PresenceStore
+from sock8.gateway.rules import ChannelRules
 from sock8.gateway.session import Session
+from sock8.gateway.stats import GatewayStats
 from sock8.http_publisher import HttpPublisher, check_client_audience, publish_audience
 from sock8.keys import KeyRing
-from sock8.publisher import Broker, HistoryPage
+from sock8.publisher import Broker, HistoryStore
 from sock8.tree import ChannelTree
 
-
-@runtime_checkable
-class HistoryStore(Protocol):
-    """Where `GET /history` reads. A `Broker` is one: it stores what is published with
-    `persist=True`; a separate store (Redis streams) implements just this."""
-
-    async def ahistory(
-        self, channel: str, *, limit: int = 50, cursor: str | None = None
-    ) -> HistoryPage:
-        """Up to `limit` stored messages of `channel`, newest first, older than `cursor`.
-
-        Raises:
-            ValueError: a `cursor` this store did not issue.
-        """
-
-
-__all__ = ["ChannelRules", "Gateway", "GatewayStats", "HistoryStore", "create_app"]
+__all__ = ["Gateway", "create_app"]
 
 logger = logging.getLogger("sock8.gateway")
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class _Unset:
@@ -67,94 +55,6 @@ _UNSET: Any = _Unset()
 """The default of `audience`: not given. With `s8` the audience comes from `s8`, and any
 `audience` passed along with it is refused, the default's value (`DEFAULT_AUDIENCE`) included;
 without `s8` it stands for `DEFAULT_AUDIENCE`."""
-
-
-@dataclass(slots=True)
-class GatewayStats:
-    """Counters of one gateway, for `/health` and metrics.
-
-    Attributes:
-        connections: open WebSocket connections (authenticated or not).
-        slow_consumers: connections closed with 4008 since start.
-        published: messages accepted by `POST /publish` since start.
-        rate_limited: client requests refused by a rate limit since start.
-    """
-
-    connections: int = 0
-    slow_consumers: int = 0
-    published: int = 0
-    rate_limited: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    presence: TypeAdapter[Any] | None
-    history: bool
-
-
-class ChannelRules:
-    """What the gateway knows about channels from the app's channel trees (if it was given any).
-
-    With no tree, every granted channel may have presence (data unchecked but for its size), and
-    `persist` in a publish body decides history.
-    """
-
-    def __init__(self, trees: Iterable[ChannelTree], max_presence_bytes: int) -> None:
-        self._rules: dict[str, _Rule] = {}
-        for tree in trees:
-            for template, spec in tree.definitions.items():
-                adapter = None if spec.presence is None else TypeAdapter(spec.presence)
-                self._rules[template] = _Rule(adapter, spec.history)
-        self._max_presence_bytes = max_presence_bytes
-
-    @property
-    def known(self) -> bool:
-        """Whether any tree was given."""
-        return bool(self._rules)
-
-    def _rule(self, channel: str) -> _Rule | None:
-        if not self._rules:
-            return None
-        try:
-            template, _ = parse_channel(channel)
-        except ChannelError:
-            return None
-        return self._rules.get(template)
-
-    def presence_allowed(self, channel: str) -> bool:
-        """False only for a channel the trees define without presence, or do not define."""
-        if not self._rules:
-            return True
-        rule = self._rule(channel)
-        return rule is not None and rule.presence is not None
-
-    def history(self, channel: str) -> bool | None:
-        """Whether the trees say `channel` keeps history; `None` when they do not know it."""
-        rule = self._rule(channel)
-        return None if rule is None else rule.history
-
-    def presence_validator(self, channel: str) -> Validate:
-        """Checks merged presence data: no key a browser's merge could turn into a prototype
-        change (`unsafe_key`), the schema when known, the size always."""
-        rule = self._rule(channel)
-        adapter = None if rule is None else rule.presence
-        limit = self._max_presence_bytes
-
-        def validate(data: dict[str, Any]) -> dict[str, Any]:
-            # Before the schema, which could drop the key and hide the attempt.
-            key = unsafe_key(data)
-            if key is not None:
-                raise ValueError(f"presence data may not use the key {key!r}")
-            if adapter is not None:
-                dumped = adapter.dump_python(adapter.validate_python(data), mode="json")
-                if not isinstance(dumped, dict):
-                    raise ValueError("the presence schema must describe an object")
-                data = dumped
-            if len(dumps(data)) > limit:
-                raise ValueError(f"presence data over {limit} bytes")
-            return data
-
-        return validate
 
 
 class Gateway:
@@ -201,6 +101,8 @@ class Gateway:
         presence_burst: `setPresence` requests one connection may send at once.
         clock: time for token checks, expiry, deadlines and presence; a `ManualClock` in tests.
 
+    The sizes, timeouts, rates and `leeway` are then at `gateway.limits` (a `Limits`).
+
     Raises:
         ConfigError: no secret, a bad secret or setting, or `s8` together with `secret`,
             `audience` or `issuer`.
@@ -232,37 +134,25 @@ class Gateway:
         presence_burst: int = defaults.PRESENCE_BURST,
         clock: Clock | None = None,
     ) -> None:
-        for name, value in [
-            ("auth_timeout", auth_timeout),
-            ("max_frame_bytes", max_frame_bytes),
-            ("max_publish_bytes", max_publish_bytes),
-            ("max_presence_bytes", max_presence_bytes),
-            ("send_queue_size", send_queue_size),
-            ("history_size", history_size),
-            ("close_timeout", close_timeout),
-            ("request_rate", request_rate),
-            ("presence_rate", presence_rate),
-        ]:
-            if not value > 0:
-                raise ConfigError(f"{name} must be positive, not {value!r}")
-        for name, value in [("request_burst", request_burst), ("presence_burst", presence_burst)]:
-            # A bucket smaller than one token would refuse everything.
-            if not value >= 1:
-                raise ConfigError(f"{name} must be at least 1, not {value!r}")
+        self.limits = Limits(
+            leeway=leeway,
+            auth_timeout=auth_timeout,
+            max_frame_bytes=max_frame_bytes,
+            max_publish_bytes=max_publish_bytes,
+            max_presence_bytes=max_presence_bytes,
+            send_queue_size=send_queue_size,
+            history_size=history_size,
+            close_timeout=close_timeout,
+            request_rate=request_rate,
+            request_burst=request_burst,
+            presence_rate=presence_rate,
+            presence_burst=presence_burst,
+        )
+        """The sizes, timeouts, rates and leeway given above, checked."""
         self.clock: Clock = SystemClock() if clock is None else clock
         """The gateway's time."""
-        self.leeway = leeway
-        self.auth_timeout = auth_timeout
-        self.max_frame_bytes = max_frame_bytes
-        self.max_publish_bytes = max_publish_bytes
-        self.send_queue_size = send_queue_size
-        self.close_timeout = close_timeout
-        self.request_rate = request_rate
-        self.request_burst = request_burst
-        self.presence_rate = presence_rate
-        self.presence_burst = presence_burst
         self.verifier, self.publish_verifier = self._verifiers(s8, secret, audience, issuer, leeway)
-        self.broker: Broker = self._broker(s8, broker, history_size)
+        self.broker: Broker = self._broker(s8, broker, self.limits.history_size)
         """Where messages come from and where `POST /publish` puts them."""
         self.presence: PresenceStore = MemoryPresence() if presence is None else presence
         """The presence store."""
@@ -270,7 +160,7 @@ class Gateway:
         """Where `GET /history` reads."""
         if isinstance(channels, ChannelTree):
             channels = [channels]
-        self.rules = ChannelRules(channels or (), max_presence_bytes)
+        self.rules = ChannelRules(channels or (), self.limits.max_presence_bytes)
         """What the channel trees say about each channel."""
         self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
         self.stats = GatewayStats()
@@ -301,20 +191,14 @@ class Gateway:
             audience = DEFAULT_AUDIENCE
         # A client audience ending with ":publish" would let client tokens publish.
         check_client_audience(audience)
-        if secret is None:
-            secret = os.environ.get(SECRET_ENV)
-            if secret is None:
-                raise ConfigError(f"no secret: pass secret=... or set {SECRET_ENV}")
-        if isinstance(secret, KeyRing):
-            client = secret.verifier(audience=audience, issuer=issuer, leeway=leeway)
-            publish = secret.verifier(
-                audience=publish_audience(audience), issuer=issuer, leeway=leeway
-            )
-            return client, publish
-        return (
-            Verifier(secret, audience=audience, issuer=issuer, leeway=leeway),
-            Verifier(secret, audience=publish_audience(audience), issuer=issuer, leeway=leeway),
-        )
+        key = secret if isinstance(secret, KeyRing) else secret_or_environment(secret, "secret=...")
+
+        def verifier(audience: str | None) -> Verifier:
+            if isinstance(key, KeyRing):
+                return key.verifier(audience=audience, issuer=issuer, leeway=leeway)
+            return Verifier(key, audience=audience, issuer=issuer, leeway=leeway)
+
+        return verifier(audience), verifier(publish_audience(audience))
 
     def _broker(self, s8: Sock8 | None, broker: Broker | None, history_size: int) -> Broker:
         current = None if s8 is None else s8.publisher
@@ -328,7 +212,7 @@ class Gateway:
                 "s8.publisher is another broker than the gateway's: emits would not reach it"
             )
         if s8 is not None and isinstance(current, HttpPublisher):
-            # DESIGN §6: with the gateway in this process, emit goes to it in-process.
+            # With the gateway in this process, emit goes to it in-process, not over HTTP.
             s8.publisher = broker
         return broker
 
@@ -372,57 +256,26 @@ class Gateway:
         return f"<Gateway connections={self.stats.connections} broker={self.broker!r}>"
 
 
-def create_app(
-    s8: Sock8 | None = None,
-    *,
-    secret: str | bytes | KeyRing | None = None,
-    audience: str | None = _UNSET,
-    issuer: str | None = None,
-    leeway: float = 0,
-    channels: ChannelTree | Iterable[ChannelTree] | None = None,
-    broker: Broker | None = None,
-    presence: PresenceStore | None = None,
-    history: HistoryStore | None = None,
-    allowed_origins: Iterable[str] | None = None,
-    auth_timeout: float = defaults.AUTH_TIMEOUT,
-    max_frame_bytes: int = defaults.MAX_FRAME_BYTES,
-    max_publish_bytes: int = defaults.MAX_PUBLISH_BYTES,
-    max_presence_bytes: int = defaults.MAX_PRESENCE_BYTES,
-    send_queue_size: int = defaults.SEND_QUEUE_SIZE,
-    history_size: int = defaults.HISTORY_SIZE,
-    close_timeout: float = defaults.CLOSE_TIMEOUT,
-    request_rate: float = defaults.REQUEST_RATE,
-    request_burst: int = defaults.REQUEST_BURST,
-    presence_rate: float = defaults.PRESENCE_RATE,
-    presence_burst: int = defaults.PRESENCE_BURST,
-    clock: Clock | None = None,
-) -> Starlette:
+def _taking_the_arguments_of(
+    source: Callable[P, object],
+) -> Callable[[Callable[..., R]], Callable[P, R]]:
+    """Give the decorated function `source`'s parameters: for type checkers (through `P`, so
+    that every call is checked against them) and for `help` and `inspect.signature`."""
+
+    def decorate(function: Callable[..., R]) -> Callable[P, R]:
+        returns = inspect.signature(function).return_annotation
+        signature = inspect.signature(source).replace(return_annotation=returns)
+        function.__signature__ = signature  # type: ignore[attr-defined]
+        return function
+
+    return decorate
+
+
+@_taking_the_arguments_of(Gateway)
+def create_app(*args: Any, **kwargs: Any) -> Starlette:
     """The sock8 gateway as an ASGI application: `Gateway(...).app`.
 
     Mount it anywhere (`Mount("/realtime", app=create_app(s8))`) or serve it with
     `sock8 gateway`. The arguments are `Gateway`'s; the gateway is at `app.state.gateway`.
     """
-    return Gateway(
-        s8,
-        secret=secret,
-        audience=audience,
-        issuer=issuer,
-        leeway=leeway,
-        channels=channels,
-        broker=broker,
-        presence=presence,
-        history=history,
-        allowed_origins=allowed_origins,
-        auth_timeout=auth_timeout,
-        max_frame_bytes=max_frame_bytes,
-        max_publish_bytes=max_publish_bytes,
-        max_presence_bytes=max_presence_bytes,
-        send_queue_size=send_queue_size,
-        history_size=history_size,
-        close_timeout=close_timeout,
-        request_rate=request_rate,
-        request_burst=request_burst,
-        presence_rate=presence_rate,
-        presence_burst=presence_burst,
-        clock=clock,
-    ).app
+    return Gateway(*args, **kwargs).app

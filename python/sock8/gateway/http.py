@@ -3,7 +3,11 @@
 `/publish` takes only publish tokens (audience `<audience>:publish`); `/history` takes a client
 token that grants the channel, the same token a client connects with. Every answer is JSON, and
 every refusal a small JSON body with a stable `error` code (docs/protocol.md), including the
-404s and 405s of the router and a 500 (`exception_handlers`).
+404s and 405s of the router and a 500 (`exception_handlers`). The replies, the history query and
+the reading of the wire id from the path are `sock8._http`'s, shared with the app's auth routes.
+
+The routes see their gateway through `RoutesHost`: verifiers, clock, limits, channel rules,
+broker, history store and counters.
 """
 
 from __future__ import annotations
@@ -11,8 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from typing import Any, Protocol
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -20,32 +23,69 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ExceptionHandler
 
-from sock8._auth import Reply, _history_failed, _history_query, _history_reply
-from sock8._core import MAX_PAYLOAD_DEPTH, Grants, Verifier, check_json, parse_channel
-from sock8.errors import ChannelError, TokenError
+from sock8._core import MAX_PAYLOAD_DEPTH, Grants, Verifier, check_json
+from sock8._http import (
+    Reply,
+    bad_request,
+    channel_of,
+    channel_refusal,
+    history_query,
+    internal,
+    read_history,
+    refusal,
+    unauthorized,
+)
+from sock8.errors import TokenError
+from sock8.gateway.clock import Clock
+from sock8.gateway.limits import Limits
+from sock8.gateway.rules import ChannelRules
+from sock8.gateway.stats import GatewayStats
+from sock8.integrations.starlette import response
+from sock8.publisher import Broker, HistoryStore
 
-if TYPE_CHECKING:
-    from sock8.gateway.app import Gateway
-
-__all__ = ["exception_handlers", "routes"]
+__all__ = ["RoutesHost", "exception_handlers", "routes"]
 
 logger = logging.getLogger("sock8.gateway")
 
-_NO_STORE = {"Cache-Control": "no-store"}
+
+class RoutesHost(Protocol):
+    """What the HTTP routes need of their gateway (`Gateway` is one)."""
+
+    @property
+    def verifier(self) -> Verifier:
+        """Verifies the client tokens of `/history`."""
+
+    @property
+    def publish_verifier(self) -> Verifier:
+        """Verifies the publish tokens of `/publish`."""
+
+    @property
+    def clock(self) -> Clock:
+        """Time for token checks."""
+
+    @property
+    def limits(self) -> Limits:
+        """`max_publish_bytes`."""
+
+    @property
+    def rules(self) -> ChannelRules:
+        """Whether a channel keeps history, when the channel trees know it."""
+
+    @property
+    def broker(self) -> Broker:
+        """Where `/publish` puts messages."""
+
+    @property
+    def history(self) -> HistoryStore:
+        """Where `/history` reads."""
+
+    @property
+    def stats(self) -> GatewayStats:
+        """`published` is counted here; `/health` reports `connections`."""
 
 
-def _reply(
-    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers={**_NO_STORE, **(headers or {})})
-
-
-def _unauthorized() -> JSONResponse:
-    return _reply(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
-
-
-def _bad_request(detail: str) -> JSONResponse:
-    return _reply(400, {"error": "bad_request", "detail": detail})
+_BEARER = "Bearer"
+"""The `WWW-Authenticate` challenge of a 401: these endpoints take bearer tokens."""
 
 
 def _bearer(request: Request) -> str | None:
@@ -105,71 +145,68 @@ def _parse_body(body: bytes) -> tuple[Any, str | None]:
     return json.loads(body), None
 
 
-def routes(gateway: Gateway) -> list[Route]:
+def routes(gateway: RoutesHost) -> list[Route]:
     """The HTTP routes of `gateway`."""
 
     async def publish(request: Request) -> JSONResponse:
-        if _verified(request, gateway.publish_verifier, gateway.clock.time()) is None:
-            return _unauthorized()
-        body = await _read_body(request, gateway.max_publish_bytes)
-        if body is None:
-            return _reply(413, {"error": "too_large", "detail": "body over the size limit"})
-        data, problem = _parse_body(body)
-        if problem is not None:
-            return _bad_request(problem)
-        if not isinstance(data, dict) or "payload" not in data:
-            return _bad_request("body must be an object with channel and payload")
-        channel = data.get("channel")
-        persist = data.get("persist", False)
-        if not isinstance(channel, str):
-            return _bad_request("channel must be a string")
-        if not isinstance(persist, bool):
-            return _bad_request("persist must be true or false")
-        try:
-            parse_channel(channel)
-        except ChannelError:
-            return _bad_request("not a channel id")
-        known = gateway.rules.history(channel)
-        if known is not None:
-            # The channel tree is the authority when the gateway has it.
-            persist = known
-        try:
-            await gateway.broker.apublish(channel, _payload_text(data["payload"]), persist=persist)
-        except Exception:
-            logger.exception("publishing to %s failed", channel)
-            return _reply(500, {"error": "internal"})
-        gateway.stats.published += 1
-        return _reply(202, {"ok": True})
+        return response(await _publish(gateway, request))
 
     async def history(request: Request) -> JSONResponse:
-        query = _history_query(
-            _channel_of(request),
-            request.query_params.get("limit"),
-            request.query_params.get("cursor"),
-        )
-        if isinstance(query, Reply):
-            return _reply(query.status, query.body)
-        grants = _verified(request, gateway.verifier, gateway.clock.time())
-        if grants is None or not grants.allows(query.channel):
-            return _unauthorized()
-        try:
-            page = await gateway.history.ahistory(
-                query.channel, limit=query.limit, cursor=query.cursor
-            )
-        except Exception as exc:
-            reply = _history_failed(query, exc)
-        else:
-            reply = _history_reply(page)
-        return _reply(reply.status, reply.body)
+        return response(await _history(gateway, request))
 
     async def health(request: Request) -> JSONResponse:
-        return _reply(200, {"ok": True, "connections": gateway.stats.connections})
+        return response(Reply(200, {"ok": True, "connections": gateway.stats.connections}))
 
     return [
         Route("/publish", publish, methods=["POST"]),
         Route("/history/{channel}", history, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
+
+
+async def _publish(gateway: RoutesHost, request: Request) -> Reply:
+    if _verified(request, gateway.publish_verifier, gateway.clock.time()) is None:
+        return unauthorized(_BEARER)
+    body = await _read_body(request, gateway.limits.max_publish_bytes)
+    if body is None:
+        return refusal(413, "too_large", "body over the size limit")
+    data, problem = _parse_body(body)
+    if problem is not None:
+        return bad_request(problem)
+    if not isinstance(data, dict) or "payload" not in data:
+        return bad_request("body must be an object with channel and payload")
+    channel = data.get("channel")
+    persist = data.get("persist", False)
+    if not isinstance(channel, str):
+        return bad_request("channel must be a string")
+    if not isinstance(persist, bool):
+        return bad_request("persist must be true or false")
+    refused = channel_refusal(channel)
+    if refused is not None:
+        return refused
+    known = gateway.rules.history(channel)
+    if known is not None:
+        # The channel tree is the authority when the gateway has it.
+        persist = known
+    try:
+        await gateway.broker.apublish(channel, _payload_text(data["payload"]), persist=persist)
+    except Exception:
+        logger.exception("publishing to %s failed", channel)
+        return internal()
+    gateway.stats.published += 1
+    return Reply(202, {"ok": True})
+
+
+async def _history(gateway: RoutesHost, request: Request) -> Reply:
+    query = history_query(
+        channel_of(request), request.query_params.get("limit"), request.query_params.get("cursor")
+    )
+    if isinstance(query, Reply):
+        return query
+    grants = _verified(request, gateway.verifier, gateway.clock.time())
+    if grants is None or not grants.allows(query.channel):
+        return unauthorized(_BEARER)
+    return await read_history(gateway.history, query)
 
 
 _ERROR_CODES: Mapping[int, str] = {
@@ -187,26 +224,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         raise exc
     status = exc.status_code
     code = _ERROR_CODES.get(status, f"http_{status}")
-    return _reply(status, {"error": code}, dict(exc.headers or {}))
+    return response(refusal(status, code, headers=exc.headers))
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     # Starlette's server-error middleware still re-raises the exception, so the server logs it.
-    return _reply(500, {"error": "internal"})
+    return response(internal())
 
 
 def exception_handlers() -> dict[Any, ExceptionHandler]:
     """Starlette `exception_handlers` that keep every HTTP answer of the gateway JSON."""
     return {HTTPException: _http_error, Exception: _internal_error}
-
-
-def _channel_of(request: Request) -> str:
-    """The wire id in `/history/{id}`, percent-decoded exactly once, from the raw path.
-
-    A wire id never holds a raw `/` (it would be escaped), so it is the last path segment.
-    Starlette's TestClient decodes the path twice (Kludex/starlette#2587); the raw path does not.
-    """
-    raw = request.scope.get("raw_path")
-    if isinstance(raw, bytes):
-        return unquote(raw.split(b"?", 1)[0].rsplit(b"/", 1)[-1].decode("latin-1"))
-    return str(request.path_params["channel"])

@@ -9,6 +9,9 @@ released in the one `finally` of `run()`.
 
 Requests after `auth` are rate limited per connection (`TokenBucket`s on the gateway's clock): a
 refused one gets a `rate_limited` error, sent as a notice that is not repeated while one waits.
+
+A session sees its gateway through `SessionHost`: the verifier, clock, presence store, channel
+rules, limits and counters, and `forget` for its end; the hub it is given on its own.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from sock8._core import Grants
+from sock8._core import Grants, Verifier
 from sock8.errors import TokenError
 from sock8.gateway import frames
 from sock8.gateway.frames import (
@@ -39,15 +42,18 @@ from sock8.gateway.frames import (
     Subscribe,
     Unsubscribe,
 )
+from sock8.gateway.limits import Limits
 from sock8.gateway.outbox import Outbox, PresenceChange
+from sock8.gateway.presence import PresenceStore
 from sock8.gateway.ratelimit import TokenBucket
+from sock8.gateway.rules import ChannelRules
+from sock8.gateway.stats import GatewayStats
 
 if TYPE_CHECKING:
-    from sock8.gateway.app import Gateway
-    from sock8.gateway.clock import Timer
+    from sock8.gateway.clock import Clock, Timer
     from sock8.gateway.hub import Hub
 
-__all__ = ["Session"]
+__all__ = ["Session", "SessionHost"]
 
 logger = logging.getLogger("sock8.gateway")
 
@@ -60,6 +66,37 @@ def _invalid(exc: ValueError) -> str:
         ]
         return "; ".join(problems)
     return str(exc)
+
+
+class SessionHost(Protocol):
+    """What a session needs of its gateway (`Gateway` is one)."""
+
+    @property
+    def verifier(self) -> Verifier:
+        """Verifies the `auth` and `refresh` tokens."""
+
+    @property
+    def clock(self) -> Clock:
+        """Time for token checks, deadlines, expiry, rate limits and presence."""
+
+    @property
+    def presence(self) -> PresenceStore:
+        """The presence store."""
+
+    @property
+    def rules(self) -> ChannelRules:
+        """Which channels have presence, and how their data is checked."""
+
+    @property
+    def limits(self) -> Limits:
+        """Queue size, frame size, timeouts, rates, leeway."""
+
+    @property
+    def stats(self) -> GatewayStats:
+        """The counters a session adds to: slow consumers, rate-limited requests."""
+
+    def forget(self, session: Session) -> None:
+        """Called once by the session's teardown."""
 
 
 class Session:
@@ -87,7 +124,7 @@ class Session:
         "id",
     )
 
-    def __init__(self, gateway: Gateway, websocket: WebSocket, hub: Hub) -> None:
+    def __init__(self, gateway: SessionHost, websocket: WebSocket, hub: Hub) -> None:
         self._gateway = gateway
         self._websocket = websocket
         self._hub = hub
@@ -95,10 +132,11 @@ class Session:
         """This connection's id: its presence membership key."""
         self.grants: Grants | None = None
         """What the current token grants; `None` until the `auth` frame is verified."""
-        self._outbox = Outbox(gateway.send_queue_size)
+        limits = gateway.limits
+        self._outbox = Outbox(limits.send_queue_size)
         now = gateway.clock.time()
-        self._request_limit = TokenBucket(gateway.request_rate, gateway.request_burst, now)
-        self._presence_limit = TokenBucket(gateway.presence_rate, gateway.presence_burst, now)
+        self._request_limit = TokenBucket(limits.request_rate, limits.request_burst, now)
+        self._presence_limit = TokenBucket(limits.presence_rate, limits.presence_burst, now)
         self._subscribed: set[str] = set()
         self._members: set[str] = set()
         self._closing = False
@@ -155,7 +193,7 @@ class Session:
         exists as soon as the client sees the connection open."""
         clock = self._gateway.clock
         self._deadline = clock.call_at(
-            clock.time() + self._gateway.auth_timeout, self._auth_timeout
+            clock.time() + self._gateway.limits.auth_timeout, self._auth_timeout
         )
 
     async def run(self) -> None:
@@ -188,7 +226,9 @@ class Session:
                     self.close(None)
                     return
                 try:
-                    frame = frames.parse_client_frame(event.get("text"), gateway.max_frame_bytes)
+                    frame = frames.parse_client_frame(
+                        event.get("text"), gateway.limits.max_frame_bytes
+                    )
                 except BadFrame as exc:
                     self.close(CLOSE_BAD_FRAME, frames.error("bad_frame", str(exc)))
                     return
@@ -355,7 +395,9 @@ class Session:
         if self._expiry is not None:
             self._expiry.cancel()
         gateway = self._gateway
-        self._expiry = gateway.clock.call_at(grants.expires_at + gateway.leeway, self._expire)
+        self._expiry = gateway.clock.call_at(
+            grants.expires_at + gateway.limits.leeway, self._expire
+        )
 
     # Channels and presence.
 
@@ -443,7 +485,7 @@ class Session:
             return
         # Bounded: a client that does not read must not hold the task forever.
         with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
-            async with asyncio.timeout(gateway.close_timeout):
+            async with asyncio.timeout(gateway.limits.close_timeout):
                 if self._close_frame is not None:
                     await self._websocket.send_text(self._close_frame)
                 await self._websocket.close(code)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sock8._auth import Authorize, AuthRoutes, Reply
+from sock8._auth import Authorize, AuthRoutes
+from sock8._http import Reply
 from sock8.app import Sock8
 from sock8.integrations import requires
 

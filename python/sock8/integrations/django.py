@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sock8._auth import Authorize, AuthRoutes, Reply, is_async
+from sock8._auth import Authorize, AuthRoutes, is_async
+from sock8._http import Reply
 from sock8.app import Sock8
 from sock8.integrations import requires
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sock8._auth import Authorize, AuthRoutes
+from sock8._http import channel_of
 from sock8.app import Sock8
 from sock8.integrations import requires
 
@@ -18,7 +19,7 @@ with requires("fastapi"):
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import JSONResponse
 
-from sock8.integrations.starlette import channel_of, response
+from sock8.integrations.starlette import response
 
 __all__ = ["with_sock8"]
 
@@ -59,7 +60,7 @@ def with_sock8(
         # `channel` is declared for the OpenAPI schema; channel_of reads it decoded exactly once.
         reply = await routes.history(
             request,
-            channel_of(request),
+            channel_of(request, followed_by="history"),
             limit,
             cursor,
             headers=request.headers,

@@ -8,9 +8,9 @@ A sync `authorize` runs in Starlette's thread pool; an async one on the event lo
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import unquote
 
-from sock8._auth import Authorize, AuthRoutes, Reply
+from sock8._auth import Authorize, AuthRoutes
+from sock8._http import Reply, channel_of
 from sock8.app import Sock8
 from sock8.integrations import requires
 
@@ -25,23 +25,9 @@ __all__ = ["with_sock8"]
 
 
 def response(reply: Reply) -> JSONResponse:
-    """A framework-free `Reply` as a Starlette response (also used by the FastAPI adapter)."""
+    """A framework-free `Reply` as a Starlette response (also used by the FastAPI adapter and
+    the gateway's HTTP endpoints)."""
     return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
-
-
-def channel_of(request: Request) -> str:
-    """The wire id in `/{channel}/history`, decoded exactly once.
-
-    Read from the raw path, which ASGI servers pass: Starlette's own TestClient decodes the
-    path twice (Kludex/starlette#2587), which would turn an escaped `%20` in a wire id into a
-    space.
-    """
-    raw = request.scope.get("raw_path")
-    if isinstance(raw, bytes):
-        parts = raw.split(b"?", 1)[0].rsplit(b"/", 2)
-        if len(parts) == 3 and parts[2] == b"history":
-            return unquote(parts[1].decode("latin-1"))
-    return str(request.path_params["channel"])
 
 
 def with_sock8(
@@ -67,7 +53,7 @@ def with_sock8(
     async def history(request: Request) -> JSONResponse:
         reply = await routes.history(
             request,
-            channel_of(request),
+            channel_of(request, followed_by="history"),
             request.query_params.get("limit"),
             request.query_params.get("cursor"),
             headers=request.headers,
