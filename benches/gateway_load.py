@@ -1,6 +1,7 @@
 """Gateway load: the sock8 gateway against a plain Starlette WebSocket broadcast loop.
 
     .venv/bin/python benches/gateway_load.py [--clients 1000,5000] [--messages 20] [--client rust]
+    .venv/bin/python benches/gateway_load.py --kinds all [--repeat 2]    # candidate stacks
 
 For each server and each client count, a fresh server process (uvicorn, one worker, the same
 settings for both: no permessage-deflate, no access log) and a separate client process are
@@ -33,6 +34,24 @@ sock8 gateway verifies each token in Rust, keeps per-connection queues, and fans
 awaiting any client. Servers and the generator share the machine's cores, so the generator is
 part of every number, equally for both.
 
+`--kinds` chooses the servers (issue 10: choose the delivery stack by measurement). Besides
+`sock8` and `baseline` (uvicorn on asyncio's own loop, as `make bench` runs them):
+
+- `sock8-uvloop`, `baseline-uvloop`: the same apps, uvicorn on uvloop (the ASGI path, faster loop);
+- `sock8-granian`, `baseline-granian`: the same apps under Granian's embedded ASGI server (Rust
+  HTTP/WebSocket, one runtime thread, in the server process; asyncio's loop);
+- `websockets`, `websockets-uvloop`: `websockets.asyncio.server.serve` and its `broadcast()`,
+  which writes a frame to every connection's transport without awaiting any;
+- `picows`, `picows-uvloop`: picows (Cython WebSocket protocol), `WSTransport.send` per connection,
+  on the loop's own transports (`loop.create_server`, not its optional aiofastnet transport).
+
+The websockets and picows servers are WebSocket-only; a `Dispatch` protocol in front of theirs
+tells `POST /publish` from an upgrade by its first byte and answers publishes itself, on the same
+port and event loop, so the load generator is the same for every kind. Every kind but `sock8*`
+is a naive broadcaster (no token check, no per-connection queue): its column is the transport's
+own cost per delivery. With more than the two default kinds, one table per client count is
+printed, one column per kind, a cell listing each run's figure (`--repeat`).
+
 Not collected by pytest (only `bench_*.py` and `test_*.py` are).
 """
 
@@ -48,15 +67,27 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 SECRET = "gateway-load-bench-secret-0123456789abcdef"
 CHANNEL = "bench.all"
 PUBLISH_AUDIENCE = "sock8:publish"
-KINDS = ("sock8", "baseline")
+KINDS = (
+    "sock8",
+    "baseline",
+    "sock8-uvloop",
+    "baseline-uvloop",
+    "sock8-granian",
+    "baseline-granian",
+    "websockets",
+    "websockets-uvloop",
+    "picows",
+    "picows-uvloop",
+)
+DEFAULT_KINDS = ("sock8", "baseline")
 CLIENTS = ("rust", "python")
 LOADGEN_DIR = Path(__file__).resolve().parent / "loadgen"
 LOADGEN = LOADGEN_DIR / "target" / "release" / "sock8-loadgen"
@@ -147,17 +178,42 @@ def sock8_app() -> Any:
     return create_app(secret=SECRET)
 
 
-def serve(kind: str) -> None:
-    """Serve `kind` on a free loopback port; print `PORT <n>` once listening."""
-    import uvicorn
-
-    raise_fd_limit(1 << 20)
-    app = sock8_app() if kind == "sock8" else baseline_app()
+def listening_socket() -> socket.socket:
+    """A loopback socket on a free port, bound, not yet listening."""
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
     # and without it every keep-alive HTTP answer waits ~40 ms for a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def serve(kind: str) -> None:
+    """Serve `kind` on a free loopback port; print `PORT <n>` once listening."""
+    raise_fd_limit(1 << 20)
+    base, _, loop = kind.partition("-")
+    sock = listening_socket()
+    if base == "websockets" or base == "picows":
+        if loop == "uvloop":
+            import uvloop
+
+            class Loop(uvloop.Loop):
+                """uvloop's loop, with a `__dict__` (`dispatching` sets an attribute)."""
+
+            factory: Callable[[], asyncio.AbstractEventLoop] = Loop
+        else:
+            factory = asyncio.new_event_loop
+        sock.listen(4096)
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(serve_websockets(sock) if base == "websockets" else serve_picows(sock))
+        return
+
+    import uvicorn
+
+    app = sock8_app() if base == "sock8" else baseline_app()
+    if loop == "granian":
+        serve_granian(app, sock)
+        return
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -166,6 +222,8 @@ def serve(kind: str) -> None:
         backlog=4096,
         timeout_graceful_shutdown=1,
         lifespan="on",
+        # Explicit: uvicorn's "auto" would take uvloop whenever it is installed.
+        loop=loop or "asyncio",
     )
     server = uvicorn.Server(config)
 
@@ -179,7 +237,234 @@ def serve(kind: str) -> None:
         print(f"PORT {sock.getsockname()[1]}", flush=True)
         await task
 
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
+
+
+def serve_granian(app: Any, sock: socket.socket) -> None:
+    """`app` under Granian's embedded ASGI server (Rust HTTP and WebSocket, one runtime thread,
+    in this process, so that its CPU is this process's)."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    # Granian binds its own socket: the free port is taken from ours, then ours is closed.
+    port = sock.getsockname()[1]
+    sock.close()
+    server = Server(
+        app,
+        address="127.0.0.1",
+        port=port,
+        interface=Interfaces.ASGI,
+        log_level=LogLevels.warning,
+        backlog=4096,
+    )
+
+    async def main() -> None:
+        task = asyncio.create_task(server.serve())
+        while True:
+            if task.done():
+                await task
+                return
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            break
+        print(f"PORT {port}", flush=True)
+        await task
+
     asyncio.run(main())
+
+
+# Naive broadcasters outside ASGI (`--kinds`): the transport's own cost per delivery
+
+
+WELCOME = json.dumps({"event": "welcome", "channels": [CHANNEL]})
+PUBLISHED = (
+    b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n"
+    b'{"ok":true}'
+)
+
+
+def publish_frame(body: bytes) -> str:
+    """The frame for a `POST /publish` body, built as the baseline builds it."""
+    message = json.loads(body)
+    return json.dumps({"channel": message["channel"], "payload": message["payload"]})
+
+
+class PublishProtocol(asyncio.Protocol):
+    """`POST /publish` over keep-alive HTTP/1.1, the least the load generator needs.
+
+    Requests carry a `Content-Length`; each is answered `202 {"ok":true}`, in order. No token is
+    checked (as the baseline).
+    """
+
+    def __init__(self, broadcast: Callable[[str], None]) -> None:
+        self.broadcast = broadcast
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not `asyncio.Transport` subclasses, only alike.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            length = 0
+            for line in bytes(self.buffer[:end]).split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = bytes(self.buffer[end + 4 : end + 4 + length])
+            del self.buffer[: end + 4 + length]
+            self.broadcast(publish_frame(body))
+            self.transport.write(PUBLISHED)
+
+
+class Dispatch(asyncio.Protocol):
+    """Tells a publish (`POST`) from a WebSocket upgrade by the first bytes, as the Rust
+    self-test broadcaster does, and hands the connection to the protocol that serves it.
+
+    WebSocket-only servers (websockets, picows) get `POST /publish` on the same port this way,
+    so the load generator is the same for every kind.
+    """
+
+    def __init__(
+        self, websocket: Callable[[], asyncio.BaseProtocol], broadcast: Callable[[str], None]
+    ) -> None:
+        self.websocket = websocket
+        self.broadcast = broadcast
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not `asyncio.Transport` subclasses, only alike.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        protocol: asyncio.BaseProtocol
+        protocol = PublishProtocol(self.broadcast) if data.startswith(b"P") else self.websocket()
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)
+        if isinstance(protocol, asyncio.BufferedProtocol):
+            offset = 0
+            while offset < len(data):
+                buffer = memoryview(protocol.get_buffer(len(data) - offset))
+                taken = min(len(buffer), len(data) - offset)
+                buffer[:taken] = data[offset : offset + taken]
+                protocol.buffer_updated(taken)
+                offset += taken
+        else:
+            assert isinstance(protocol, asyncio.Protocol)
+            protocol.data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def dispatching(
+    loop: asyncio.AbstractEventLoop, broadcast: Callable[[str], None]
+) -> Iterator[None]:
+    """Within it, `loop.create_server(factory, ...)` serves `factory` behind a `Dispatch`.
+
+    websockets and picows build their protocol factories inside their `serve` functions and hand
+    them to `loop.create_server`; this is where `POST /publish` can be slipped in front.
+    """
+    create_server = loop.create_server
+
+    async def create_dispatching_server(
+        factory: Callable[[], asyncio.BaseProtocol], *args: Any, **kwargs: Any
+    ) -> asyncio.Server:
+        return await create_server(lambda: Dispatch(factory, broadcast), *args, **kwargs)
+
+    setattr(loop, "create_server", create_dispatching_server)  # noqa: B010 - an instance override
+    try:
+        yield
+    finally:
+        delattr(loop, "create_server")
+
+
+async def serve_websockets(sock: socket.socket) -> None:
+    """`websockets.asyncio.server.serve` and its `broadcast()`: frames written to every
+    connection's transport without awaiting it."""
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
+    from websockets.exceptions import ConnectionClosed
+
+    clients: set[ServerConnection] = set()
+
+    async def handler(websocket: ServerConnection) -> None:
+        await websocket.recv()  # the auth frame; nothing is checked
+        await websocket.send(WELCOME)
+        clients.add(websocket)
+        try:
+            async for _ in websocket:
+                pass
+        except ConnectionClosed:
+            pass
+        finally:
+            clients.discard(websocket)
+
+    with dispatching(asyncio.get_running_loop(), lambda frame: broadcast(clients, frame)):
+        server = await serve(
+            handler, sock=sock, compression=None, max_queue=None, ping_interval=None, backlog=4096
+        )
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    await server.serve_forever()
+
+
+async def serve_picows(sock: socket.socket) -> None:
+    """picows (Cython): a listener per connection, `WSTransport.send` writes without awaiting."""
+    from picows import (
+        WSFrame,
+        WSListener,
+        WSMsgType,
+        WSTransport,
+        WSUpgradeRequest,
+        ws_create_server,
+    )
+
+    clients: set[WSTransport] = set()
+    welcome = WELCOME.encode()
+
+    class Listener(WSListener):
+        welcomed = False
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            if frame.msg_type == WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code())
+                transport.disconnect()
+            elif frame.msg_type == WSMsgType.TEXT and not self.welcomed:
+                self.welcomed = True  # the auth frame; nothing is checked
+                transport.send(WSMsgType.TEXT, welcome)
+                clients.add(transport)
+
+        def on_ws_disconnected(self, transport: WSTransport) -> None:
+            clients.discard(transport)
+
+    def listener(request: WSUpgradeRequest) -> Listener:
+        return Listener()
+
+    def broadcast(frame: str) -> None:
+        data = frame.encode()
+        for transport in clients:
+            transport.send(WSMsgType.TEXT, data)
+
+    with dispatching(asyncio.get_running_loop(), broadcast):
+        server = await ws_create_server(listener, sock=sock, backlog=4096, use_aiofastnet=False)
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    await server.serve_forever()
 
 
 # Clients (run in their own process)
@@ -360,6 +645,8 @@ def server_process(kind: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
+        while line and not line.startswith("PORT "):
+            line = process.stdout.readline()  # what a server logs to stdout (Granian does)
         if not line.startswith("PORT "):
             raise RuntimeError(f"the {kind} server did not start: {line!r}")
         yield process, int(line.split()[1])
@@ -489,7 +776,11 @@ ROWS = (
 )
 
 
-def table(results: dict[tuple[str, int], dict[str, Any]], counts: list[int]) -> str:
+def _mean(runs: list[dict[str, Any]], key: str) -> float:
+    return float(sum(run[key] for run in runs)) / len(runs)
+
+
+def table(results: dict[tuple[str, int], list[dict[str, Any]]], counts: list[int]) -> str:
     """The comparison table, as Markdown: sock8, baseline, and sock8/baseline per count."""
     header = ["metric"]
     for count in counts:
@@ -498,10 +789,25 @@ def table(results: dict[tuple[str, int], dict[str, Any]], counts: list[int]) -> 
     for row in ROWS:
         cells = [row.label]
         for count in counts:
-            ours = results[("sock8", count)][row.key] * row.scale
-            theirs = results[("baseline", count)][row.key] * row.scale
+            ours = _mean(results[("sock8", count)], row.key) * row.scale
+            theirs = _mean(results[("baseline", count)], row.key) * row.scale
             ratio = ours / theirs if theirs else float("inf")
             cells += [row.fmt.format(ours), row.fmt.format(theirs), f"{ratio:.2f}x"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def stacks_table(
+    results: dict[tuple[str, int], list[dict[str, Any]]], kinds: list[str], count: int
+) -> str:
+    """One column per server kind at `count` connections; a cell holds every run's figure."""
+    header = [f"metric @ {count:,} connections", *kinds]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in ROWS:
+        cells = [row.label]
+        for kind in kinds:
+            runs = results[(kind, count)]
+            cells.append(" / ".join(row.fmt.format(run[row.key] * row.scale) for run in runs))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -519,6 +825,12 @@ def main(argv: list[str] | None = None) -> int:
         default="rust",
         help="load generator: benches/loadgen (Rust, default) or this script's Python client",
     )
+    parser.add_argument(
+        "--kinds",
+        default=",".join(DEFAULT_KINDS),
+        help=f"comma-separated servers, or 'all': {', '.join(KINDS)}",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each server and count")
     parser.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--run-clients", choices=KINDS, dest="kind", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -532,6 +844,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     counts = [int(part) for part in args.clients.split(",") if part.strip()]
+    kinds = list(KINDS) if args.kinds == "all" else [k.strip() for k in args.kinds.split(",")]
+    if unknown := [kind for kind in kinds if kind not in KINDS]:
+        parser.error(f"unknown kinds {unknown}; known: {', '.join(KINDS)}")
     if args.client == "rust" and (problem := loadgen_status()):
         if LOADGEN.is_file():
             print(f"note: {problem}; using it as it is")
@@ -549,24 +864,35 @@ def main(argv: list[str] | None = None) -> int:
         )
     generator = "benches/loadgen (Rust, 1 thread)" if args.client == "rust" else "Python"
     print(
-        f"gateway load: uvicorn, 1 process per server, load generator {generator} in a separate "
-        f"process, {os.cpu_count()} cores shared; fd limit {limit}; "
+        f"gateway load: {', '.join(kinds)}; 1 process per server, load generator {generator} in a "
+        f"separate process, {os.cpu_count()} cores shared; fd limit {limit}; "
         f"load average {' '.join(f'{load:.2f}' for load in os.getloadavg())}"
     )
-    results: dict[tuple[str, int], dict[str, Any]] = {}
+    results: dict[tuple[str, int], list[dict[str, Any]]] = {}
     started = time.perf_counter()
+    for _ in range(args.repeat):
+        for count in counts:
+            for kind in kinds:
+                print(f"  {kind:<17} {count:>6,} clients ...", end="", flush=True)
+                t0 = time.perf_counter()
+                results.setdefault((kind, count), []).append(measure(kind, count, args))
+                print(f" {time.perf_counter() - t0:.1f} s", flush=True)
+    print()
+    if kinds == list(DEFAULT_KINDS):
+        print(table(results, counts))
+        print()
+        print(
+            "ratio = sock8 / baseline (higher is better for rates, lower for latency and memory); "
+            f"total {time.perf_counter() - started:.0f} s"
+        )
+        return 0
     for count in counts:
-        for kind in KINDS:
-            print(f"  {kind:<8} {count:>6,} clients ...", end="", flush=True)
-            t0 = time.perf_counter()
-            results[(kind, count)] = measure(kind, count, args)
-            print(f" {time.perf_counter() - t0:.1f} s", flush=True)
-    print()
-    print(table(results, counts))
-    print()
+        print(stacks_table(results, kinds, count))
+        print()
     print(
-        "ratio = sock8 / baseline (higher is better for rates, lower for latency and memory); "
-        f"total {time.perf_counter() - started:.0f} s"
+        "Every kind but sock8* is a naive broadcaster (no token check, no queues): its column is "
+        "the transport's own cost per delivery. A cell lists each run's figure "
+        f"(--repeat {args.repeat}); total {time.perf_counter() - started:.0f} s"
     )
     return 0
 

@@ -13,8 +13,9 @@ MAX_PUBLISH_BYTES = 1024 * 1024
 """Largest `POST /publish` body."""
 MAX_PRESENCE_BYTES = 16 * 1024
 """Largest presence data of one identity on one channel, as JSON."""
-SEND_QUEUE_SIZE = 256
-"""Frames queued per connection before it is closed as a slow consumer."""
+SEND_BUFFER = 1024 * 1024
+"""Bytes a connection may leave unsent (its queue, and the server's write buffer when it can be
+read) before it is closed as a slow consumer."""
 HISTORY_SIZE = 100
 """Messages kept per channel by the default broker."""
 CLOSE_TIMEOUT = 5.0

@@ -10,6 +10,7 @@ gateway applies its presence schemas and history rules.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -139,11 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest presence data of one identity on one channel, as JSON",
     )
     gateway.add_argument(
-        "--send-queue",
+        "--send-buffer",
         type=_positive_int,
-        default=defaults.SEND_QUEUE_SIZE,
-        metavar="FRAMES",
-        help="frames queued per connection before it is closed as a slow consumer (4008)",
+        default=defaults.SEND_BUFFER,
+        metavar="BYTES",
+        help="bytes a connection may leave unsent (queued frames and the server's write buffer) "
+        "before it is closed as a slow consumer (4008)",
     )
     gateway.add_argument(
         "--request-rate",
@@ -224,7 +226,7 @@ def _gateway_options(args: argparse.Namespace) -> dict[str, Any]:
         "auth_timeout": args.auth_timeout,
         "max_publish_bytes": args.max_publish_size,
         "max_presence_bytes": args.max_presence_size,
-        "send_queue_size": args.send_queue,
+        "send_buffer": args.send_buffer,
         "history_size": args.history_size,
         "max_frame_bytes": args.max_frame_size,
         "request_rate": args.request_rate,
@@ -308,6 +310,9 @@ def _serve_gateway(args: argparse.Namespace) -> int:
     # protocol's bad_frame/4400; only absurd ones are cut at the protocol level (1009).
     max_frame_bytes = gateway.limits.max_frame_bytes
     ws_max_size = max(2 * max_frame_bytes, max_frame_bytes + 64 * 1024)
+    # What exists now (modules, the gateway) lives as long as the process: out of the cyclic
+    # collector's sight, so that its full collections do not walk it during a fan-out.
+    gc.freeze()
     uvicorn.run(
         gateway.app,
         host=args.host,

@@ -1010,7 +1010,7 @@ def test_reconnects_with_backoff_after_the_connection_drops(world: World) -> Non
 
 def test_reconnects_after_the_gateway_closes_a_slow_consumer() -> None:
     async def main() -> None:
-        with running(make_world(), send_queue_size=2) as world:
+        with running(make_world(), send_buffer=64) as world:
             assert world.served is not None
             gateway_loop = world.served.loop
             sleeper = Sleeper()
@@ -1020,7 +1020,7 @@ def test_reconnects_after_the_gateway_closes_a_slow_consumer() -> None:
 
                 async def burst() -> None:
                     # Published on the gateway's own loop: the ten fan-outs run before the
-                    # connection's writer sends anything, so its queue of 2 overflows.
+                    # connection's writer sends anything, so its 64 bytes overflow.
                     for index in range(10):
                         inbox.emit(index)
 

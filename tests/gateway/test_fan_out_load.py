@@ -1,6 +1,8 @@
 """Fan-out under load, over real sockets: a slow consumer is cut off with 4008 while everyone
-else keeps receiving; hundreds of clients get every message over one broker subscription; and
-connection churn (including abrupt drops) releases every per-connection structure."""
+else keeps receiving, and what it leaves unsent stays within the byte limit; a client that sends
+a burst of requests while it reads gets every reply; hundreds of clients get every message over
+one broker subscription; and connection churn (including abrupt drops) releases every
+per-connection structure."""
 
 from __future__ import annotations
 
@@ -11,36 +13,43 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from sock8._gateway_defaults import SEND_BUFFER
 from sock8.gateway import MemoryPresence
 from sock8.gateway.app import Gateway
+from sock8.gateway.session import Session
 
 from tests.gateway.harness import LOGS, ROOM, Setup, serving
+from tests.gateway.harness import running as running_manually
 from tests.support.live_server import Peer, peer, until
 from tests.support.secret import SECRET
 
 pytestmark = pytest.mark.anyio
 
+SHORT = 64 * 1024
+"""The `send_buffer` of the `short_queues` gateway."""
+
 
 @contextlib.contextmanager
-def running(send_queue_size: int) -> Iterator[Setup]:
-    """A gateway on the system clock, with send queues of `send_queue_size` frames."""
-    gateway = Gateway(secret=SECRET, send_queue_size=send_queue_size, close_timeout=10)
+def running(send_buffer: int = SEND_BUFFER) -> Iterator[Setup]:
+    """A gateway on the system clock, with `send_buffer` per connection."""
+    gateway = Gateway(secret=SECRET, close_timeout=10, send_buffer=send_buffer)
     with serving(gateway) as setup:
         yield setup
 
 
 @pytest.fixture
 def short_queues() -> Iterator[Setup]:
-    """A gateway whose send queues hold 4 frames, so that a slow consumer shows quickly."""
-    with running(send_queue_size=4) as ready:
+    """A gateway whose connections may leave 64 KiB unsent, so that a slow consumer shows
+    quickly."""
+    with running(send_buffer=SHORT) as ready:
         yield ready
 
 
 @pytest.fixture
 def roomy() -> Iterator[Setup]:
-    """A gateway with the default send queues: 30 clients' presence updates, each sent to all
+    """A gateway with the default send buffer: 30 clients' presence updates, each sent to all
     30, must not overflow a client that the loaded test machine is slow to schedule."""
-    with running(send_queue_size=256) as ready:
+    with running() as ready:
         yield ready
 
 
@@ -50,6 +59,17 @@ def tiny_receive_buffer() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     return sock
+
+
+def sessions(setup: Setup) -> dict[str, Session]:
+    """The gateway's open sessions, by identity."""
+    found = setup.gateway._sessions  # the queues' accounting is read
+    return {session.grants.identity: session for session in found if session.grants is not None}
+
+
+def unsent(session: Session) -> int:
+    """What `session` has queued and not handed to the server, in UTF-8 bytes."""
+    return session._outbox.bytes
 
 
 async def test_a_slow_consumer_is_closed_4008_and_nobody_else_waits(short_queues: Setup) -> None:
@@ -62,13 +82,22 @@ async def test_a_slow_consumer_is_closed_4008_and_nobody_else_waits(short_queues
     slow_peer = peer(url, setup.token("slow"), sock=sock, max_queue=1)
     async with slow_peer as slow, peer(url, setup.token("good")) as good:
         sent = 0
+        slow_session = sessions(setup)["slow"]
+        # Under uvicorn, what the server's transport holds counts too.
+        assert slow_session._outbox._buffered is not None
+        most = 0
         while setup.gateway.stats.slow_consumers == 0:
             assert sent < 5_000, "the slow consumer was never detected"
             setup.broker.publish(LOGS, json.dumps({"n": sent, "pad": pad}))
-            # The good client reads each message before the next is published: its queue of
-            # 4 never fills, whatever the slow one does.
+            # The good client reads each message before the next is published: its 64 KiB are
+            # never used up, whatever the slow one does.
             assert (await good.recv())["payload"]["n"] == sent
             sent += 1
+            most = max(most, unsent(slow_session))
+        # The slow one's queue held at most the limit (a 16 KiB message did not fit: over),
+        # and was dropped when it was found slow.
+        assert 0 < most <= SHORT
+        assert unsent(slow_session) == 0
         for _ in range(20):
             setup.broker.publish(LOGS, json.dumps({"n": sent, "pad": pad}))
             assert (await good.recv())["payload"]["n"] == sent
@@ -87,6 +116,26 @@ async def test_a_slow_consumer_is_closed_4008_and_nobody_else_waits(short_queues
         assert received == list(range(len(received)))
         assert len(received) < sent
         await until(lambda: setup.gateway.stats.connections == 1)
+
+
+async def test_replies_to_a_burst_of_requests_never_close_a_client_that_reads() -> None:
+    # 2,000 replies (~100 KB) are far more than the 16 KiB this client may leave unsent: the
+    # gateway stops reading its requests while the replies wait, instead of queueing them all.
+    with running_manually(request_burst=5_000, send_buffer=16 * 1024) as setup:
+        async with peer(setup.server.ws_url, setup.token()) as client:
+            count = 2_000
+            request = json.dumps({"event": "subscribe", "channel": ROOM}).encode()
+            # All in one write, so that the server reads them in a few chunks and hands the
+            # frames of each to the gateway without yielding to the connection's writer.
+            for _ in range(count):
+                client.ws.protocol.send_text(request)
+            client.ws.send_data()
+            replies = [await client.recv() for _ in range(count)]
+            assert replies == [{"event": "subscribed", "channel": ROOM}] * count
+            assert setup.gateway.stats.slow_consumers == 0
+            assert setup.gateway.stats.rate_limited == 0
+            setup.publish(LOGS, "still here")
+            assert await client.recv() == {"channel": LOGS, "payload": "still here"}
 
 
 async def receive_all(client: Peer, count: int) -> list[int]:

@@ -171,7 +171,8 @@ class Sink:
     def __init__(self) -> None:
         self.frames: list[str] = []
 
-    def offer(self, frame: str) -> None:
+    def offer(self, frame: str, size: int | None = None) -> None:
+        assert size == len(frame.encode())
         self.frames.append(frame)
 
     def offer_presence(self, change: PresenceChange) -> None:
@@ -385,7 +386,7 @@ def presence_frame(channel: str, updates: dict[str, Any], removals: list[str]) -
 
 
 def test_waiting_presence_changes_merge_into_the_latest_per_identity() -> None:
-    outbox = Outbox(3)
+    outbox = Outbox(1000)
     for index in range(1000):
         assert outbox.put_presence(change("room", "flooder", {"n": index}))
     assert outbox.put_presence(change("room", "u2", {"n": 0}))
@@ -393,6 +394,10 @@ def test_waiting_presence_changes_merge_into_the_latest_per_identity() -> None:
     assert outbox.put_presence(change("room", "u2", None))  # u2 left: its update is dropped
     assert outbox.put_presence(change("other", "flooder", {"n": 0}))
     assert len(outbox) == 2  # one place per channel, however many changes
+    # What waits counts the latest change of each identity, not the flood.
+    sizes = [change("room", "flooder", {"n": 999}), change("room", "u3", {"n": 0})]
+    sizes += [change("room", "u2", None), change("other", "flooder", {"n": 0})]
+    assert outbox.bytes == sum(len(one.frame.encode()) for one in sizes)
     assert drain(outbox) == [
         presence_frame("room", {"flooder": {"n": 999}, "u3": {"n": 0}}, ["u2"]),
         presence_frame("other", {"flooder": {"n": 0}}, []),
@@ -403,7 +408,7 @@ def test_waiting_presence_changes_merge_into_the_latest_per_identity() -> None:
 
 
 def test_presence_never_overtakes_another_frame() -> None:
-    outbox = Outbox(10)
+    outbox = Outbox(10_000)
     outbox.put_presence(change("room", "u1", {"n": 1}))
     outbox.put('{"channel":"room","payload":"after n=1"}')
     # A change made after the message is not merged into the batch before it.
@@ -422,7 +427,7 @@ def test_presence_never_overtakes_another_frame() -> None:
 
 def test_an_unmerged_change_is_written_once_for_every_queue() -> None:
     shared = change("room", "u1", {"typing": True})
-    outboxes = [Outbox(4) for _ in range(3)]
+    outboxes = [Outbox(1000) for _ in range(3)]
     for outbox in outboxes:
         outbox.put_presence(shared)
 
@@ -434,8 +439,8 @@ def test_an_unmerged_change_is_written_once_for_every_queue() -> None:
 
 
 def test_a_notice_waits_at_most_once() -> None:
-    outbox = Outbox(3)
     notice = error("rate_limited", "slow down")
+    outbox = Outbox(len(notice) + 6)
     for _ in range(1000):
         assert outbox.put_notice("rate_limited", notice)
     assert len(outbox) == 1
@@ -448,6 +453,60 @@ def test_a_notice_waits_at_most_once() -> None:
     # Once the waiting one is taken, the next refusal is told again.
     assert outbox.put_notice("rate_limited", notice)
     assert drain(outbox) == [json.loads(notice)]
+
+
+def test_the_bound_is_in_utf8_bytes_and_an_empty_queue_takes_any_frame() -> None:
+    outbox = Outbox(10)
+    big = '"' + "é" * 20 + '"'  # 42 bytes, more than the limit
+    assert outbox.put(big)  # an empty queue takes it: a big message still reaches a reader
+    assert outbox.bytes == 42
+    assert not outbox.put('"x"')  # past the limit
+    assert drain(outbox) == ["é" * 20]
+    assert outbox.bytes == 0
+    assert outbox.put('"é"', 4)
+    assert outbox.put('"abc"')
+    assert outbox.bytes == 9
+    assert not outbox.put('"ab"')  # 13 > 10
+    outbox.clear()
+    assert (len(outbox), outbox.bytes) == (0, 0)
+
+
+def test_the_transport_buffer_counts_once_something_waits() -> None:
+    held = [100]
+    outbox = Outbox(50, buffered=lambda: held[0])
+    assert outbox.put('"a"')  # empty queue: taken whatever the transport holds
+    assert not outbox.put('"b"')  # 3 + 3 + 100 > 50
+    held[0] = 0
+    assert outbox.put('"b"')
+    assert drain(outbox) == ["a", "b"]
+
+
+def test_the_writer_takes_everything_after_one_wake_up_and_the_reader_waits_for_room() -> None:
+    async def main() -> None:
+        outbox = Outbox(1000)
+        waiting = asyncio.ensure_future(outbox.wait())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        for index in range(5):
+            assert outbox.put(f'"{index}"')
+        await waiting
+        frames = []
+        while (frame := outbox.take()) is not None:
+            frames.append(frame)
+        assert frames == [f'"{index}"' for index in range(5)]
+        for index in range(5):
+            outbox.put(f'"{index}"')
+        drained = asyncio.ensure_future(outbox.drained(6))
+        await asyncio.sleep(0)
+        assert not drained.done()
+        outbox.take()
+        outbox.take()
+        await asyncio.sleep(0)
+        assert not drained.done()  # 9 bytes still wait
+        outbox.take()
+        await drained  # 6
+
+    asyncio.run(main())
 
 
 # Rate limits
@@ -546,7 +605,7 @@ def test_s8_excludes_its_own_settings(options: dict[str, Any]) -> None:
         "max_frame_bytes",
         "max_publish_bytes",
         "max_presence_bytes",
-        "send_queue_size",
+        "send_buffer",
         "history_size",
         "close_timeout",
         "request_rate",

@@ -90,8 +90,9 @@ class Gateway:
         max_frame_bytes: largest client frame, in UTF-8 bytes; it must hold an `auth` frame.
         max_publish_bytes: largest `POST /publish` body.
         max_presence_bytes: largest presence data of one identity on one channel, as JSON.
-        send_queue_size: frames queued per connection before it is closed as a slow consumer
-            (a channel's presence changes waiting together take one place).
+        send_buffer: bytes a connection may leave unsent before it is closed as a slow
+            consumer (4008): its queued frames' UTF-8 size, plus the server's write buffer
+            when it can be read (uvicorn's). Replaces `send_queue_size` (frames), removed.
         history_size: messages kept per channel by the default `MemoryBroker`.
         close_timeout: seconds to spend sending the final error frame and close.
         request_rate: client requests (every frame after `auth`) per second one connection
@@ -125,7 +126,7 @@ class Gateway:
         max_frame_bytes: int = defaults.MAX_FRAME_BYTES,
         max_publish_bytes: int = defaults.MAX_PUBLISH_BYTES,
         max_presence_bytes: int = defaults.MAX_PRESENCE_BYTES,
-        send_queue_size: int = defaults.SEND_QUEUE_SIZE,
+        send_buffer: int = defaults.SEND_BUFFER,
         history_size: int = defaults.HISTORY_SIZE,
         close_timeout: float = defaults.CLOSE_TIMEOUT,
         request_rate: float = defaults.REQUEST_RATE,
@@ -140,7 +141,7 @@ class Gateway:
             max_frame_bytes=max_frame_bytes,
             max_publish_bytes=max_publish_bytes,
             max_presence_bytes=max_presence_bytes,
-            send_queue_size=send_queue_size,
+            send_buffer=send_buffer,
             history_size=history_size,
             close_timeout=close_timeout,
             request_rate=request_rate,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sock8._core import check_json
 from sock8.gateway.frames import channel_message
+from sock8.gateway.outbox import utf8_size
 from sock8.publisher import Broker, Message, Subscription
 
 if TYPE_CHECKING:
@@ -29,8 +30,9 @@ logger = logging.getLogger("sock8.gateway")
 class Sink(Protocol):
     """A hub subscriber: a connection's send queue."""
 
-    def offer(self, frame: str) -> None:
-        """Queue `frame` without blocking; on overflow, the sink closes itself.
+    def offer(self, frame: str, size: int | None = None) -> None:
+        """Queue `frame`, of UTF-8 `size` (computed by the sink when `None`), without blocking;
+        on overflow, the sink closes itself.
 
         Must neither await nor subscribe or unsubscribe anything synchronously (the hub is
         iterating its subscribers).
@@ -65,8 +67,9 @@ class _Channel:
             logger.error("dropped a message for %s from the broker: %s", message.channel, exc)
             return
         frame = channel_message(self.id_json, message.payload)
+        size = utf8_size(frame)
         for sink in self.sinks:
-            sink.offer(frame)
+            sink.offer(frame, size)
 
     def broadcast_presence(self, change: PresenceChange) -> None:
         for sink in self.sinks:

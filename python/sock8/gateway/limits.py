@@ -23,7 +23,7 @@ class Limits:
     max_frame_bytes: int
     max_publish_bytes: int
     max_presence_bytes: int
-    send_queue_size: int
+    send_buffer: int
     history_size: int
     close_timeout: float
     request_rate: float
@@ -37,7 +37,7 @@ class Limits:
             "max_frame_bytes",
             "max_publish_bytes",
             "max_presence_bytes",
-            "send_queue_size",
+            "send_buffer",
             "history_size",
             "close_timeout",
             "request_rate",

@@ -1,4 +1,5 @@
-"""A connection's send queue: bounded, with presence updates coalesced and notices not repeated.
+"""A connection's send queue: bounded in bytes, with presence updates coalesced and notices not
+repeated.
 
 The queue holds written frames and two kinds of items that are written only when the connection's
 writer takes them:
@@ -11,17 +12,32 @@ writer takes them:
 - A *notice*: an error frame that is queued only when no notice of its kind is waiting unsent
   (`rate_limited`): refusing a flood must not itself fill the flooder's queue.
 
-Only the connection's writer takes items; everything else puts without awaiting.
+The bound is in bytes: the UTF-8 size of what waits (a batch counts the frames of the changes it
+holds), plus, when the queue is not empty, what the server's transport still buffers (`buffered`,
+when the ASGI server lets it be read). An item that would take the total past the limit is
+refused (the connection is then a slow consumer), except into an empty queue: one frame larger
+than the limit is still sent to a client that keeps up.
+
+It is a deque with a single wake-up: the writer waits on a future only when the queue is empty,
+and takes everything queued before it waits again. Only the connection's writer takes items;
+everything else puts without awaiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from collections.abc import Callable
 
 from sock8.gateway.frames import dumps
 from sock8.gateway.presence import PresenceEntry
 
-__all__ = ["Outbox", "PresenceChange"]
+__all__ = ["Outbox", "PresenceChange", "utf8_size"]
+
+
+def utf8_size(frame: str) -> int:
+    """`len(frame.encode())`, without encoding ASCII text (`isascii` is a flag check)."""
+    return len(frame) if frame.isascii() else len(frame.encode())
 
 
 class PresenceChange:
@@ -36,13 +52,21 @@ class PresenceChange:
         entry: the identity's whole new entry; `None` when the identity left.
     """
 
-    __slots__ = ("_frame", "channel", "entry", "identity")
+    __slots__ = ("_frame", "_size", "channel", "entry", "identity")
 
     def __init__(self, channel: str, identity: str, entry: PresenceEntry | None) -> None:
         self.channel = channel
         self.identity = identity
         self.entry = entry
         self._frame: str | None = None
+        self._size = -1
+
+    @property
+    def size(self) -> int:
+        """The UTF-8 size of `frame`, what a waiting change counts in a queue."""
+        if self._size < 0:
+            self._size = utf8_size(self.frame)
+        return self._size
 
     @property
     def frame(self) -> str:
@@ -74,11 +98,12 @@ def _presence_update(channel: str, changes: list[PresenceChange]) -> str:
 class _PresenceBatch:
     """The presence changes of one channel waiting in a queue: the latest per identity."""
 
-    __slots__ = ("changes", "channel")
+    __slots__ = ("changes", "channel", "size")
 
     def __init__(self, change: PresenceChange) -> None:
         self.channel = change.channel
         self.changes = {change.identity: change}
+        self.size = change.size
 
     def frame(self) -> str:
         if len(self.changes) == 1:
@@ -88,37 +113,93 @@ class _PresenceBatch:
 
 
 class _Notice:
-    __slots__ = ("frame", "kind")
+    __slots__ = ("frame", "kind", "size")
 
     def __init__(self, kind: str, frame: str) -> None:
         self.kind = kind
         self.frame = frame
+        self.size = utf8_size(frame)
+
+
+_Item = str | _PresenceBatch | _Notice
 
 
 class Outbox:
-    """A bounded queue of frames for one connection's writer.
+    """A queue of frames for one connection's writer, bounded in bytes (see the module).
 
-    Every `put...` returns `False` when the queue is full (the connection is then a slow
+    Every `put...` returns `False` when the item does not fit (the connection is then a slow
     consumer); a merged presence change or a notice left out takes no place, and returns `True`.
 
     Arguments:
-        size: how many items the queue holds.
+        limit: how many bytes may wait unsent.
+        buffered: what the connection's transport still holds, counted with the queue when the
+            queue is not empty; `None` when it cannot be read.
     """
 
-    __slots__ = ("_notices", "_open", "_queue")
+    __slots__ = (
+        "_below",
+        "_buffered",
+        "_bytes",
+        "_drained",
+        "_items",
+        "_limit",
+        "_notices",
+        "_open",
+        "_sizes",
+        "_waiter",
+    )
 
-    def __init__(self, size: int) -> None:
-        self._queue: asyncio.Queue[str | _PresenceBatch | _Notice] = asyncio.Queue(size)
+    def __init__(self, limit: int, buffered: Callable[[], int] | None = None) -> None:
+        self._items: deque[_Item] = deque()
+        # Each item's size when it was queued (a batch's grows in the batch itself).
+        self._sizes: deque[int] = deque()
+        self._bytes = 0
+        self._limit = limit
+        self._buffered = buffered
         # Batches that may still take changes: waiting, with only presence queued after them.
         self._open: dict[str, _PresenceBatch] = {}
         self._notices: set[str] = set()
+        # The writer's wake-up, only while it waits on an empty queue.
+        self._waiter: asyncio.Future[None] | None = None
+        # The reader's, only while it waits for the queue to fall to `_below` bytes.
+        self._drained: asyncio.Future[None] | None = None
+        self._below = 0
 
-    def put(self, frame: str) -> bool:
-        """Queue a written frame."""
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
+    @property
+    def bytes(self) -> int:
+        """The UTF-8 bytes waiting in the queue (the transport's buffer not included)."""
+        return self._bytes
+
+    @property
+    def limit(self) -> int:
+        """How many bytes may wait unsent."""
+        return self._limit
+
+    def _fits(self, size: int) -> bool:
+        if not self._items:
+            return True
+        total = self._bytes + size
+        if self._buffered is not None:
+            total += self._buffered()
+        return total <= self._limit
+
+    def _append(self, item: _Item, size: int) -> None:
+        self._items.append(item)
+        self._sizes.append(size)
+        self._bytes += size
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def put(self, frame: str, size: int | None = None) -> bool:
+        """Queue a written frame; `size` is its UTF-8 size when the caller knows it."""
+        if size is None:
+            size = utf8_size(frame)
+        if not self._fits(size):
             return False
+        self._append(frame, size)
         # Changes made from now on must not be sent ahead of this frame.
         self._open.clear()
         return True
@@ -129,13 +210,18 @@ class Outbox:
         if batch is not None:
             # The latest change of an identity replaces the one waiting (an update after a
             # removal included); dict order keeps each identity's first place.
+            previous = batch.changes.get(change.identity)
+            grown = change.size - (0 if previous is None else previous.size)
+            if grown > 0 and not self._fits(grown):
+                return False
             batch.changes[change.identity] = change
+            batch.size += grown
+            self._bytes += grown
             return True
         batch = _PresenceBatch(change)
-        try:
-            self._queue.put_nowait(batch)
-        except asyncio.QueueFull:
+        if not self._fits(batch.size):
             return False
+        self._append(batch, batch.size)
         self._open[change.channel] = batch
         return True
 
@@ -143,30 +229,83 @@ class Outbox:
         """Queue `frame` unless a notice of the same `kind` is still waiting unsent."""
         if kind in self._notices:
             return True
-        try:
-            self._queue.put_nowait(_Notice(kind, frame))
-        except asyncio.QueueFull:
+        notice = _Notice(kind, frame)
+        if not self._fits(notice.size):
             return False
+        self._append(notice, notice.size)
         self._notices.add(kind)
         self._open.clear()
         return True
 
-    async def get(self) -> str:
-        """The next frame to send; waits for one. For the connection's writer only."""
-        item = await self._queue.get()
-        # No await from here on: what is taken can no longer be merged into or deduplicated.
+    def take(self) -> str | None:
+        """The next frame to send, or `None` when the queue is empty. For the writer only."""
+        if not self._items:
+            return None
+        item = self._items.popleft()
+        size = self._sizes.popleft()
+        # What is taken can no longer be merged into or deduplicated.
         if isinstance(item, str):
-            return item
-        if isinstance(item, _Notice):
+            frame = item
+        elif isinstance(item, _Notice):
             self._notices.discard(item.kind)
-            return item.frame
-        if self._open.get(item.channel) is item:
-            del self._open[item.channel]
-        return item.frame()
+            frame = item.frame
+        else:
+            if self._open.get(item.channel) is item:
+                del self._open[item.channel]
+            frame = item.frame()
+            size = item.size
+        self._bytes -= size
+        if self._drained is not None and self._bytes <= self._below:
+            self._wake_reader()
+        return frame
+
+    async def wait(self) -> None:
+        """Return once something is queued. For the writer only."""
+        if self._items:
+            return
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    async def get(self) -> str:
+        """The next frame to send; waits for one. For the writer only."""
+        while True:
+            frame = self.take()
+            if frame is not None:
+                return frame
+            await self.wait()
+
+    async def drained(self, below: int) -> None:
+        """Return once at most `below` bytes wait: the reader's backpressure. For one reader."""
+        if self._bytes <= below:
+            return
+        self._below = below
+        drained = self._drained = asyncio.get_running_loop().create_future()
+        try:
+            await drained
+        finally:
+            self._drained = None
+
+    def _wake_reader(self) -> None:
+        drained = self._drained
+        self._drained = None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    def clear(self) -> None:
+        """Drop everything waiting (a slow consumer's queue, once it is being closed)."""
+        self._items.clear()
+        self._sizes.clear()
+        self._open.clear()
+        self._notices.clear()
+        self._bytes = 0
+        self._wake_reader()
 
     def __len__(self) -> int:
         """How many items wait (a batch counts once)."""
-        return self._queue.qsize()
+        return len(self._items)
 
     def __repr__(self) -> str:
-        return f"<Outbox {self._queue.qsize()}/{self._queue.maxsize}>"
+        return f"<Outbox {len(self._items)} items, {self._bytes}/{self._limit} bytes>"

@@ -1,9 +1,14 @@
 """One client connection: authentication, subscriptions, presence, refresh and expiry.
 
 A session runs two tasks besides the ASGI one: a reader, which handles client frames in order,
-and a writer, the only coroutine that sends, which drains the session's bounded queue (an
-`Outbox`). Everything else (the hub's fan-out, timers, presence updates) only *offers* frames to
-that queue, so that nothing ever waits on this client. Any ending (client gone, bad frame,
+and a writer, the only coroutine that sends, which drains the session's queue (an `Outbox`,
+bounded in bytes). Everything else (the hub's fan-out, timers, presence updates) only *offers*
+frames to that queue, so that nothing ever waits on this client. A connection whose unsent bytes
+would pass `send_buffer` is a slow consumer: its queue is dropped, and it is sent the
+`slow_consumer` error and closed with 4008 (or dropped, if it does not take them within
+`close_timeout`). The reader stops reading while more than `_read_pause` bytes wait unsent, so
+that the replies to a burst of requests never make a reading client a slow consumer: the client's
+own requests then wait in TCP, as for any busy server. Any ending (client gone, bad frame,
 expiry, overflow, refused refresh) goes through `close()`, and every per-connection structure is
 released in the one `finally` of `run()`.
 
@@ -20,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
@@ -68,6 +74,33 @@ def _invalid(exc: ValueError) -> str:
     return str(exc)
 
 
+READ_PAUSE_BYTES = 64 * 1024
+"""The reader waits while more than this (or a quarter of `send_buffer`, if less) waits unsent."""
+
+
+def _write_buffer(websocket: WebSocket) -> Callable[[], int] | None:
+    """How to read the server's write buffer of this connection, if the ASGI server lets it.
+
+    Not part of ASGI: uvicorn's protocols (websockets, websockets-sansio, wsproto) give the app a
+    bound method of the protocol as `send`, and the protocol holds its asyncio transport;
+    Starlette wraps `send` in closures. Elsewhere, `None`: only the queue counts.
+    """
+    pending: list[object] = [websocket._send]  # Starlette keeps no public one
+    for _ in range(8):
+        if not pending:
+            break
+        send = pending.pop()
+        transport = getattr(getattr(send, "__self__", None), "transport", None)
+        size = getattr(transport, "get_write_buffer_size", None)
+        if callable(size):
+            return size  # type: ignore[no-any-return]
+        for cell in getattr(send, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):
+                if callable(cell.cell_contents):
+                    pending.append(cell.cell_contents)
+    return None
+
+
 class SessionHost(Protocol):
     """What a session needs of its gateway (`Gateway` is one)."""
 
@@ -89,7 +122,7 @@ class SessionHost(Protocol):
 
     @property
     def limits(self) -> Limits:
-        """Queue size, frame size, timeouts, rates, leeway."""
+        """Send buffer, frame size, timeouts, rates, leeway."""
 
     @property
     def stats(self) -> GatewayStats:
@@ -115,6 +148,7 @@ class Session:
         "_members",
         "_outbox",
         "_presence_limit",
+        "_read_pause",
         "_reader",
         "_request_limit",
         "_subscribed",
@@ -133,7 +167,8 @@ class Session:
         self.grants: Grants | None = None
         """What the current token grants; `None` until the `auth` frame is verified."""
         limits = gateway.limits
-        self._outbox = Outbox(limits.send_queue_size)
+        self._outbox = Outbox(limits.send_buffer, _write_buffer(websocket))
+        self._read_pause = min(READ_PAUSE_BYTES, limits.send_buffer // 4)
         now = gateway.clock.time()
         self._request_limit = TokenBucket(limits.request_rate, limits.request_burst, now)
         self._presence_limit = TokenBucket(limits.presence_rate, limits.presence_burst, now)
@@ -151,14 +186,15 @@ class Session:
 
     # Called by the hub, timers and handlers: never await, never block.
 
-    def offer(self, frame: str) -> None:
-        """Queue `frame` for the writer; a full queue closes the connection with 4008."""
-        if not self._closing and not self._outbox.put(frame):
+    def offer(self, frame: str, size: int | None = None) -> None:
+        """Queue `frame` (of UTF-8 `size`, when known) for the writer; past `send_buffer`, the
+        connection is closed with 4008."""
+        if not self._closing and not self._outbox.put(frame, size):
             self._overflow()
 
     def offer_presence(self, change: PresenceChange) -> None:
         """Queue a presence change, merged with the channel's changes still waiting (see
-        `Outbox`); a full queue closes the connection with 4008."""
+        `Outbox`); past `send_buffer`, the connection is closed with 4008."""
         if not self._closing and not self._outbox.put_presence(change):
             self._overflow()
 
@@ -168,7 +204,9 @@ class Session:
 
     def _overflow(self) -> None:
         self._gateway.stats.slow_consumers += 1
-        logger.info("closing a slow consumer (%s): its send queue is full", self._who())
+        logger.info("closing a slow consumer (%s): its send buffer is full", self._who())
+        # Lost anyway: the memory is released now, and the error goes out next.
+        self._outbox.clear()
         self.close(
             CLOSE_SLOW_CONSUMER,
             frames.error("slow_consumer", "the send queue overflowed; messages were lost"),
@@ -218,6 +256,8 @@ class Session:
     async def _read(self) -> None:
         gateway = self._gateway
         receive = self._websocket.receive
+        outbox = self._outbox
+        pause = self._read_pause
         try:
             while not self._closing:
                 event = await receive()
@@ -233,6 +273,10 @@ class Session:
                     self.close(CLOSE_BAD_FRAME, frames.error("bad_frame", str(exc)))
                     return
                 await self._handle(frame)
+                if outbox.bytes > pause:
+                    # The server may hand over buffered frames without yielding: let the writer
+                    # send the replies before reading more (TCP holds the client's requests).
+                    await outbox.drained(pause)
         except Exception:
             if not self._closing:
                 logger.exception("a connection's reader failed (%s)", self._who())
@@ -241,10 +285,15 @@ class Session:
     async def _write(self) -> None:
         outbox = self._outbox
         send = self._websocket.send
+        take = outbox.take
         try:
             while True:
-                frame = await outbox.get()
-                await send({"type": "websocket.send", "text": frame})
+                # One wake-up, everything queued sent.
+                frame = take()
+                while frame is not None:
+                    await send({"type": "websocket.send", "text": frame})
+                    frame = take()
+                await outbox.wait()
         except Exception:
             # The client went away mid-send (WebSocketDisconnect, ClientDisconnected, ...).
             self._disconnected = True
