@@ -197,7 +197,7 @@ def serve(kind: str) -> None:
         if loop == "uvloop":
             import uvloop
 
-            class Loop(uvloop.Loop):
+            class Loop(uvloop.Loop):  # type: ignore[misc,unused-ignore]  # Any without the bench group
                 """uvloop's loop, with a `__dict__` (`dispatching` sets an attribute)."""
 
             factory: Callable[[], asyncio.AbstractEventLoop] = Loop
@@ -438,7 +438,7 @@ async def serve_picows(sock: socket.socket) -> None:
     clients: set[WSTransport] = set()
     welcome = WELCOME.encode()
 
-    class Listener(WSListener):
+    class Listener(WSListener):  # type: ignore[misc,unused-ignore]  # Any without the bench group
         welcomed = False
 
         def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
