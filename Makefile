@@ -11,7 +11,7 @@ export PYO3_PYTHON := $(abspath $(BIN)/python)
 RUST_SRC := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock
 PY_DIRS := python tests benches
 
-.PHONY: help install build wheel lint fmt test test-rust test-python bench bench-deps demo serve fuzz clean
+.PHONY: help system install build wheel lint fmt test test-rust test-python bench bench-deps demo serve fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,21 @@ $(VENV)/.built: $(RUST_SRC) pyproject.toml $(VENV)/.deps
 	@touch $@
 
 install: $(VENV)/.built ## Create .venv, install dependencies, build the extension
+
+# The servers and tools some tests run, from Debian's packages: redis-server (the Redis tests start
+# their own on a free loopback port), chromium (the browser tests drive it with Playwright; no
+# browser is downloaded) and tsc from node-typescript (checks sock8.d.ts). Installed when missing,
+# as root or through sudo.
+SYSTEM_PACKAGES := redis-server:redis-server chromium:chromium tsc:node-typescript
+system: ## Install the Debian packages the tests need, when missing
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+		echo "installing$$missing"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 build: install ## Alias of install
 
@@ -57,10 +72,10 @@ fmt: install ## Format Python and Rust
 test-rust: ## cargo test (the core, without Python)
 	cargo test --quiet
 
-test-python: install ## pytest (benchmarks run once, untimed)
+test-python: system install ## pytest (benchmarks run once, untimed)
 	$(BIN)/pytest -q
 
-test: lint test-rust test-python ## Everything CI runs
+test: system lint test-rust test-python ## Everything CI runs
 
 demo: install ## The demo: app + gateway in one process, scripted clients, a checked transcript
 	$(BIN)/python -m sock8.demo
