@@ -11,7 +11,7 @@ export PYO3_PYTHON := $(abspath $(BIN)/python)
 RUST_SRC := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock
 PY_DIRS := python tests benches
 
-.PHONY: help system install build wheel lint fmt test test-rust test-python bench bench-deps demo serve fuzz clean
+.PHONY: help system install build wheel lint fmt test test-rust test-python bench bench-deps demo demo-redis serve fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -52,7 +52,7 @@ build: install ## Alias of install
 wheel: $(VENV)/.deps ## Build the abi3 wheel (CPython 3.11+) into dist/
 	$(BIN)/maturin build --release --quiet --out dist
 
-lint: install ## ruff, ruff format, mypy, stubtest, cargo fmt, clippy
+lint: install ## ruff, ruff format, mypy, stubtest, cargo fmt, clippy, tsc (sock8.js, sock8.d.ts)
 	$(BIN)/ruff check $(PY_DIRS)
 	$(BIN)/ruff format --check $(PY_DIRS)
 	$(BIN)/mypy
@@ -63,6 +63,8 @@ lint: install ## ruff, ruff format, mypy, stubtest, cargo fmt, clippy
 	cargo fmt --check --manifest-path benches/loadgen/Cargo.toml
 	cargo clippy --quiet --all-targets --manifest-path benches/loadgen/Cargo.toml -- -D warnings
 	@! grep -rn pyo3 rust/src/core || (echo "rust/src/core must not use pyo3" && false)
+	tsc --noEmit --strict --allowJs --checkJs --target es2022 --module es2022 --lib es2022,dom python/sock8/static/sock8.js
+	tsc --noEmit --strict --target es2022 --module es2022 --moduleResolution node --lib es2022,dom tests/browser/js/usage.ts
 
 fmt: install ## Format Python and Rust
 	$(BIN)/ruff check --fix $(PY_DIRS)
@@ -79,6 +81,9 @@ test: system lint test-rust test-python ## Everything CI runs
 
 demo: install ## The demo: app + gateway in one process, scripted clients, a checked transcript
 	$(BIN)/python -m sock8.demo
+
+demo-redis: system install ## The demo across two gateway processes sharing a private redis-server
+	$(BIN)/python -m sock8.demo --redis
 
 serve: install ## Serve the demo app at http://127.0.0.1:8000 for manual use (Ctrl-C stops)
 	$(BIN)/python -m sock8.demo serve
@@ -119,17 +124,18 @@ $(PEERS)/.pyjwt-rs: | $(VENV)/.bench-deps
 
 bench-deps: $(VENV)/.bench-deps $(PEERS)/.gehirn $(PEERS)/.pyjwt-rs
 
-bench: install bench-deps ## Benchmarks, timed: token/grant table with ratios, the Rust core, gateway load
+bench: system install bench-deps ## Benchmarks, timed: token/grant table with ratios, the Rust core, gateway load (in memory and on Redis)
 	$(BIN)/python benches/compare.py $(BENCH_ARGS)
 	cargo bench --quiet --bench core
 	cargo build --release --quiet --manifest-path benches/loadgen/Cargo.toml
 	$(BIN)/python benches/gateway_load.py
+	$(BIN)/python benches/redis_load.py
 
 # Fuzzing is bounded by time, not part of `make test`: FUZZ_SECONDS per target (make fuzz
 # FUZZ_SECONDS=600). cargo-fuzz passes nightly-only flags (-Zsanitizer=address); RUSTC_BOOTSTRAP=1
 # lets the stable toolchain accept them. A crash leaves its input in fuzz/artifacts/<target>/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := verify_token parse_channel template_render secret_check json_value
+FUZZ_TARGETS := verify_token parse_channel template_render secret_check json_value decode_token
 
 fuzz: ## cargo fuzz every target for FUZZ_SECONDS (60) each, seeded from tests/vectors
 	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz

@@ -3,9 +3,10 @@
     .venv/bin/python benches/gateway_load.py [--clients 1000,5000] [--messages 20] [--client rust]
     .venv/bin/python benches/gateway_load.py --kinds all [--repeat 2]    # candidate stacks
 
-For each server and each client count, a fresh server process (uvicorn, one worker, the same
-settings for both: no permessage-deflate, no access log) and a separate client process are
-started. The client process, the load generator, opens the connections, authenticates them,
+For each server and each client count, a fresh server process (one process, the same settings
+for all: no permessage-deflate, no access log; `sock8` is `sock8 gateway`'s own server, picows
+behind the front step with uvicorn for HTTP, the others uvicorn's) and a separate client process
+are started. The client process, the load generator, opens the connections, authenticates them,
 then publishes over HTTP while it receives. It is `benches/loadgen` (Rust, tokio-tungstenite,
 one thread; `cargo build --release --manifest-path benches/loadgen/Cargo.toml`, which `make
 bench` runs) unless `--client python` asks for the Python one below (`websockets`, deflate off),
@@ -25,6 +26,8 @@ fan-out figures measure it. Both sign real tokens (sock8's core) and report:
 - server CPU per delivery: the server process's CPU time (`/proc/<pid>/stat`) over that fan-out
   window divided by the deliveries, read before any client closes (closing is not delivery);
   its cores busy: that CPU time over the window's wall time (one uvicorn process: at most 1);
+- GC pauses: the longest collection of the server's cyclic garbage collector and how many ran,
+  from the first latency broadcast to the last delivery (`gc.callbacks` in the server);
 - the load generator's CPU per delivery and cores busy over the same window: a generator well
   below its one core was waiting for the server, so the fan-out figures are the server's.
 
@@ -34,8 +37,11 @@ sock8 gateway verifies each token in Rust, keeps per-connection queues, and fans
 awaiting any client. Servers and the generator share the machine's cores, so the generator is
 part of every number, equally for both.
 
-`--kinds` chooses the servers (issue 10: choose the delivery stack by measurement). Besides
-`sock8` and `baseline` (uvicorn on asyncio's own loop, as `make bench` runs them):
+`--kinds` chooses the servers (choose the delivery stack by measurement). `sock8` is the
+standalone `sock8 gateway` (picows for /connect behind the front step, uvicorn for HTTP, asyncio's
+loop), `baseline` the Starlette loop under uvicorn; besides them:
+
+- `sock8-asgi`: `create_app` under uvicorn's own WebSocket protocol (the mountable ASGI path);
 
 - `sock8-uvloop`, `baseline-uvloop`: the same apps, uvicorn on uvloop (the ASGI path, faster loop);
 - `sock8-granian`, `baseline-granian`: the same apps under Granian's embedded ASGI server (Rust
@@ -60,9 +66,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -78,6 +86,7 @@ PUBLISH_AUDIENCE = "sock8:publish"
 KINDS = (
     "sock8",
     "baseline",
+    "sock8-asgi",
     "sock8-uvloop",
     "baseline-uvloop",
     "sock8-granian",
@@ -188,9 +197,46 @@ def listening_socket() -> socket.socket:
     return sock
 
 
+class GcPauses:
+    """The cyclic collector's pauses in a server process (`gc.callbacks`), reported on stdout as
+    `GC <longest ms> <collections>` on SIGUSR1, which also starts a new count."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.longest = 0.0
+        self.count = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        self.longest = max(self.longest, time.perf_counter() - self.started)
+        self.count += 1
+
+    def report(self, signum: int, frame: object) -> None:
+        print(f"GC {self.longest * 1e3:.3f} {self.count}", flush=True)
+        self.longest, self.count = 0.0, 0
+
+    def install(self) -> None:
+        gc.callbacks.append(self)
+        signal.signal(signal.SIGUSR1, self.report)
+
+
+def gc_pauses(process: subprocess.Popen[str]) -> tuple[float, int]:
+    """Ask a server for its GC pauses since the last ask: the longest (ms) and how many."""
+    assert process.stdout is not None
+    process.send_signal(signal.SIGUSR1)
+    line = process.stdout.readline()
+    while line and not line.startswith("GC "):
+        line = process.stdout.readline()
+    _, longest, count = line.split()
+    return float(longest), int(count)
+
+
 def serve(kind: str) -> None:
     """Serve `kind` on a free loopback port; print `PORT <n>` once listening."""
     raise_fd_limit(1 << 20)
+    GcPauses().install()
     base, _, loop = kind.partition("-")
     sock = listening_socket()
     if base == "websockets" or base == "picows":
@@ -211,6 +257,19 @@ def serve(kind: str) -> None:
     import uvicorn
 
     app = sock8_app() if base == "sock8" else baseline_app()
+    extra: dict[str, Any] = {}
+    if base == "sock8" and loop == "":
+        # The standalone `sock8 gateway`: picows for /connect behind the front step.
+        import gc
+
+        from sock8.gateway.server import front_protocol
+
+        # Pings as `sock8 gateway` does by default (picows runs a task per connection for it).
+        front = front_protocol(app.state.gateway, ping_interval=20.0, ping_timeout=20.0)
+        extra = {"http": front, "ws": "none"}
+        gc.freeze()
+    elif loop == "asgi":
+        loop = ""
     if loop == "granian":
         serve_granian(app, sock)
         return
@@ -224,6 +283,7 @@ def serve(kind: str) -> None:
         lifespan="on",
         # Explicit: uvicorn's "auto" would take uvloop whenever it is installed.
         loop=loop or "asyncio",
+        **extra,
     )
     server = uvicorn.Server(config)
 
@@ -731,12 +791,14 @@ def measure(kind: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
         _go(clients)
         _read_step(clients)  # connected
         server_after, cpu_connected = rss_bytes(server.pid), cpu_seconds(server.pid)
+        gc_pauses(server)  # a new count: the broadcasts start
         _go(clients)
         _read_step(clients)  # fan-out: the latency run is over
         cpu_fan_out = cpu_seconds(server.pid)
         _go(clients)
         _read_step(clients)  # delivered: every message reached every client
         cpu_delivered = cpu_seconds(server.pid)
+        longest_pause, collections = gc_pauses(server)
         _go(clients)
         result = _read_step(clients)
         if result.get("step") != "done":
@@ -747,6 +809,8 @@ def measure(kind: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
     deliveries = count * result["fan_out_messages"]
     result["server_cpu_us_per_delivery"] = (cpu_delivered - cpu_fan_out) * 1e6 / deliveries
     result["server_cores_busy"] = (cpu_delivered - cpu_fan_out) / result["fan_out_seconds"]
+    result["gc_longest_ms"] = longest_pause
+    result["gc_collections"] = collections
     return result
 
 
@@ -770,6 +834,8 @@ ROWS = (
     Row("server CPU us / delivery", "server_cpu_us_per_delivery", 1, "{:.1f}", False),
     Row("server cores busy (fan-out)", "server_cores_busy", 1, "{:.2f}", False),
     Row("server KiB / idle connection", "server_bytes_per_conn", 1 / 1024, "{:.1f}", False),
+    Row("longest GC pause, broadcasts (ms)", "gc_longest_ms", 1, "{:.1f}", False),
+    Row("GC collections, broadcasts", "gc_collections", 1, "{:.0f}", False),
     Row("load generator CPU us / delivery", "client_cpu_us_per_delivery", 1, "{:.2f}", False),
     Row("load generator cores busy (fan-out)", "client_cores_busy", 1, "{:.2f}", False),
     Row("load generator KiB / connection", "client_bytes_per_conn", 1 / 1024, "{:.1f}", False),
@@ -791,8 +857,8 @@ def table(results: dict[tuple[str, int], list[dict[str, Any]]], counts: list[int
         for count in counts:
             ours = _mean(results[("sock8", count)], row.key) * row.scale
             theirs = _mean(results[("baseline", count)], row.key) * row.scale
-            ratio = ours / theirs if theirs else float("inf")
-            cells += [row.fmt.format(ours), row.fmt.format(theirs), f"{ratio:.2f}x"]
+            ratio = f"{ours / theirs:.2f}x" if theirs else "-"
+            cells += [row.fmt.format(ours), row.fmt.format(theirs), ratio]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -104,6 +104,7 @@ def main() -> None:
     """Seed every target's corpus."""
     for target, seeds in [
         ("verify_token", tokens()),
+        ("decode_token", tokens()),
         ("parse_channel", channel_ids()),
         ("template_render", templates()),
         ("secret_check", secrets()),

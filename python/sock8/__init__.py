@@ -25,6 +25,7 @@ from sock8.errors import (
     TokenError,
     TokenExpired,
     TokenNotYetValid,
+    TokenRevoked,
     UnknownKey,
 )
 from sock8.http_publisher import HttpPublisher
@@ -59,6 +60,7 @@ __all__ += [
     "TokenError",
     "TokenExpired",
     "TokenNotYetValid",
+    "TokenRevoked",
     "UnknownKey",
 ]
 __all__ += ["__version__"]

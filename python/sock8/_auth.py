@@ -10,14 +10,19 @@ app's auth routes"):
   401 unless it granted the channel; 400 for a bad id, `limit` or `cursor`.
 
 With `allowed_origins`, both routes first refuse browser requests from other sites with 403
-(`_check_origin`), before `authorize` runs.
+(`_check_origin`), before `authorize` runs, and answer CORS for the listed ones (`cors_headers`,
+`AuthRoutes.preflight`): a page on another origin (a front-end dev server, an SPA on its own
+domain) then reads the token and the history with the user's cookies. Only listed origins are
+ever echoed, never `*`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias
 from urllib.parse import urlsplit
@@ -41,7 +46,7 @@ from sock8.errors import ConfigError
 if TYPE_CHECKING:
     from sock8.app import Sock8
 
-__all__ = ["AuthRoutes", "Authorize", "Headers", "is_async"]
+__all__ = ["PREFLIGHT_MAX_AGE", "AuthRoutes", "Authorize", "Headers", "cors_headers", "is_async"]
 
 logger = logging.getLogger("sock8")
 
@@ -113,15 +118,21 @@ def _allowed_origins(origins: Iterable[str] | None) -> frozenset[str] | None:
     return frozenset(_origin(origin) for origin in origins)
 
 
+def _with_headers(reply: Reply, headers: dict[str, str]) -> Reply:
+    if not headers:
+        return reply
+    return dataclasses.replace(reply, headers={**reply.headers, **headers})
+
+
 def _check_origin(allowed: frozenset[str] | None, headers: Headers) -> Reply | None:
     """403 `forbidden_origin` for a browser request from a site `allowed` does not list.
 
     A page can make the user's browser send a form POST (or load a GET) to the auth routes
-    from any site, with the user's cookies; sock8 sets no CORS headers, so that page cannot read
-    the token, but `authorize` and its side effects would run. Browsers say where a request
-    comes from: `Origin` on every POST and CORS request, `Sec-Fetch-Site` on every request
-    (recent browsers). Page scripts can set neither. Requests with neither header come from
-    non-browser clients, which hold no victim's cookies: they pass.
+    from any site, with the user's cookies; sock8 answers CORS to listed origins only, so that
+    page cannot read the token, but `authorize` and its side effects would run. Browsers say
+    where a request comes from: `Origin` on every POST and CORS request, `Sec-Fetch-Site` on
+    every request (recent browsers). Page scripts can set neither. Requests with neither header
+    come from non-browser clients, which hold no victim's cookies: they pass.
     """
     if allowed is None:
         return None
@@ -136,6 +147,35 @@ def _check_origin(allowed: frozenset[str] | None, headers: Headers) -> Reply | N
         logger.info("refused a %s request to the auth routes without Origin", site[:40])
         return forbidden_origin()
     return None
+
+
+PREFLIGHT_MAX_AGE = 600
+"""Seconds a browser may cache a preflight's answer."""
+
+_HEADER_LIST = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*")
+"""An `Access-Control-Request-Headers` value: header names (RFC 9110 tokens) and commas."""
+
+
+def _allowed_origin(allowed: frozenset[str] | None, headers: Headers) -> str | None:
+    origin = headers.get("origin")
+    if allowed is None or origin is None or origin.lower() not in allowed:
+        return None
+    return origin
+
+
+def cors_headers(allowed: frozenset[str] | None, headers: Headers) -> dict[str, str]:
+    """The CORS headers of an answer to a request with `headers`: none without
+    `allowed_origins`; else `Vary: Origin` (the answer depends on it, for caches), and for a
+    listed `Origin`, that origin and `Access-Control-Allow-Credentials: true`. Refusals carry
+    them too: a page must read a 401 to know the user is signed out."""
+    if allowed is None:
+        return {}
+    found = {"Vary": "Origin"}
+    origin = _allowed_origin(allowed, headers)
+    if origin is not None:
+        found["Access-Control-Allow-Origin"] = origin
+        found["Access-Control-Allow-Credentials"] = "true"
+    return found
 
 
 def is_async(function: object) -> bool:
@@ -185,27 +225,52 @@ class AuthRoutes(Generic[RequestT]):
         self._is_async = is_async(authorize)
         self._allowed_origins = _allowed_origins(allowed_origins)
 
+    @property
+    def cors(self) -> bool:
+        """Whether the routes answer CORS (`allowed_origins` was given): adapters then route
+        `OPTIONS` to `preflight`."""
+        return self._allowed_origins is not None
+
+    def preflight(self, headers: Headers, methods: str) -> Reply:
+        """The answer to an `OPTIONS` (CORS preflight) request for a route taking `methods`
+        (`"POST"`): 200 with the CORS headers for a listed `Origin`, the request's headers
+        allowed (a CSRF header, `Content-Type`); else 403 `forbidden_origin`."""
+        vary = {"Vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"}
+        origin = _allowed_origin(self._allowed_origins, headers)
+        if origin is None:
+            return _with_headers(forbidden_origin(), vary)
+        found = {
+            **cors_headers(self._allowed_origins, headers),
+            **vary,
+            "Access-Control-Allow-Methods": methods,
+            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE),
+        }
+        requested = (headers.get("access-control-request-headers") or "").strip()
+        if requested and _HEADER_LIST.fullmatch(requested):
+            found["Access-Control-Allow-Headers"] = requested
+        return _with_headers(Reply(200, {}), found)
+
     async def authenticate(
         self, request: RequestT, *, headers: Headers, run_sync: RunSync | None = None
     ) -> Reply:
         """`POST {base}/authenticate` in an async view."""
         refused = _check_origin(self._allowed_origins, headers)
         if refused is not None:
-            return refused
+            return self._cors(headers, refused)
         conn = Connection(request)
         if not await self._run(conn, run_sync):
-            return internal()
-        return self._issue(conn)
+            return self._cors(headers, internal())
+        return self._cors(headers, self._issue(conn))
 
     def authenticate_sync(self, request: RequestT, *, headers: Headers) -> Reply:
         """`POST {base}/authenticate` in a sync view."""
         refused = _check_origin(self._allowed_origins, headers)
         if refused is not None:
-            return refused
+            return self._cors(headers, refused)
         conn = Connection(request)
         if not self._run_sync(conn):
-            return internal()
-        return self._issue(conn)
+            return self._cors(headers, internal())
+        return self._cors(headers, self._issue(conn))
 
     async def history(
         self,
@@ -220,13 +285,13 @@ class AuthRoutes(Generic[RequestT]):
         """`GET {base}/{channel}/history` in an async view; `channel` is the decoded path part."""
         query = self._checked_query(headers, channel, limit, cursor)
         if isinstance(query, Reply):
-            return query
+            return self._cors(headers, query)
         conn = Connection(request)
         if not await self._run(conn, run_sync):
-            return internal()
+            return self._cors(headers, internal())
         if not conn.allows(query.channel):
-            return unauthorized()
-        return await read_history(self._s8.publisher, query)
+            return self._cors(headers, unauthorized())
+        return self._cors(headers, await read_history(self._s8.publisher, query))
 
     def history_sync(
         self,
@@ -240,17 +305,20 @@ class AuthRoutes(Generic[RequestT]):
         """`GET {base}/{channel}/history` in a sync view; `channel` is the decoded path part."""
         query = self._checked_query(headers, channel, limit, cursor)
         if isinstance(query, Reply):
-            return query
+            return self._cors(headers, query)
         conn = Connection(request)
         if not self._run_sync(conn):
-            return internal()
+            return self._cors(headers, internal())
         if not conn.allows(query.channel):
-            return unauthorized()
+            return self._cors(headers, unauthorized())
         try:
             page = self._s8.publisher.history(query.channel, limit=query.limit, cursor=query.cursor)
         except Exception as exc:
-            return history_failed(query, exc)
-        return history_reply(page)
+            return self._cors(headers, history_failed(query, exc))
+        return self._cors(headers, history_reply(page))
+
+    def _cors(self, headers: Headers, reply: Reply) -> Reply:
+        return _with_headers(reply, cors_headers(self._allowed_origins, headers))
 
     def _checked_query(
         self, headers: Headers, channel: str, limit: str | None, cursor: str | None

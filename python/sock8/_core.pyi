@@ -3,6 +3,8 @@
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NoReturn, final
 
+from sock8.errors import MalformedToken
+
 __all__ = [
     "DEFAULT_AUDIENCE",
     "DEFAULT_TTL",
@@ -17,9 +19,11 @@ __all__ = [
     "Grants",
     "Keys",
     "Signer",
+    "UnverifiedToken",
     "Verifier",
     "__version__",
     "check_json",
+    "decode_unverified",
     "parse_channel",
     "render_channel",
 ]
@@ -281,4 +285,42 @@ def check_json(text: str | bytes, *, max_depth: int = 64) -> None:
         ValueError: the text is not one such value (the message says what and where), or
             `max_depth` is not from 1 to 128.
         TypeError: `text` is neither `str` nor `bytes`.
+    """
+
+@final
+class UnverifiedToken:
+    """A token's header and claims as decoded by `decode_unverified`: nothing is verified.
+
+    Each part is decoded on its own, by the verifier's own rules (canonical base64url, strict
+    JSON, depth at most 8), so a part that fails leaves the others to show. A JSON number
+    written without fraction or exponent that fits 64 bits is an `int`, any other a `float`.
+    """
+
+    @property
+    def header(self) -> dict[str, Any] | None:
+        """The header's members (a new dict each time), or `None` (see `header_error`)."""
+    @property
+    def header_error(self) -> MalformedToken | None:
+        """Why the header could not be decoded, or `None`."""
+    @property
+    def claims(self) -> dict[str, Any] | None:
+        """The payload's members (a new dict each time), or `None` (see `claims_error`)."""
+    @property
+    def claims_error(self) -> MalformedToken | None:
+        """Why the payload could not be decoded, or `None`."""
+    @property
+    def signature_bytes(self) -> int | None:
+        """How many bytes the signature segment decodes to (32 for HS256), or `None`."""
+    @property
+    def signature_error(self) -> MalformedToken | None:
+        """Why the signature segment is not canonical base64url, or `None`."""
+
+def decode_unverified(token: str | bytes) -> UnverifiedToken:
+    """Decode `token`'s header and claims without verifying anything: for inspecting a token,
+    never for trusting one (`Verifier.verify` does that).
+
+    Raises:
+        MalformedToken: the token is over 524,288 bytes, not exactly three `.`-separated
+            segments, or a `str` with a lone surrogate (the verifier's steps 1-3).
+        TypeError: `token` is neither `str` nor `bytes`.
     """

@@ -30,3 +30,6 @@ PRESENCE_RATE = 5.0
 sent when the typing state changes."""
 PRESENCE_BURST = 20
 """`setPresence` requests one connection may send at once."""
+MAX_TOKEN_TTL = 365 * 24 * 3600
+"""The longest client-token lifetime a gateway accepts when it is not told (one year: the longest
+a sock8 signer signs); revocations are kept that long."""

@@ -23,7 +23,7 @@ from typing import Any, Final, Protocol
 from urllib.parse import unquote
 
 from sock8._core import parse_channel
-from sock8.errors import ChannelError
+from sock8.errors import ChannelError, PublishError
 from sock8.publisher import HistoryPage, HistoryStore
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "read_history",
     "refusal",
     "unauthorized",
+    "unavailable",
 ]
 
 logger = logging.getLogger("sock8")
@@ -104,6 +105,11 @@ def internal() -> Reply:
     return refusal(500, "internal")
 
 
+def unavailable() -> Reply:
+    """503 `unavailable`: the broker (Redis) cannot be reached; retrying later may work."""
+    return refusal(503, "unavailable")
+
+
 def channel_refusal(channel: str) -> Reply | None:
     """`None` for a canonical wire id, else the 400 that refuses `channel`."""
     try:
@@ -152,9 +158,13 @@ def history_reply(page: HistoryPage) -> Reply:
 
 def history_failed(query: HistoryQuery, exc: Exception) -> Reply:
     """The answer when reading the history raised `exc`: 400 for a cursor the store did not
-    issue (a `ValueError`, by the `Publisher` contract), else 500 (logged)."""
+    issue (a `ValueError`, by the `Publisher` contract), 503 when the store cannot be reached
+    (a `PublishError`), else 500 (logged)."""
     if isinstance(exc, ValueError):
         return bad_request("invalid cursor")
+    if isinstance(exc, PublishError):
+        logger.debug("reading the history of %s failed: %s", query.channel, exc)
+        return unavailable()
     logger.error("reading the history of %s failed", query.channel, exc_info=exc)
     return internal()
 

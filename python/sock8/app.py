@@ -14,6 +14,7 @@ from sock8._core import DEFAULT_AUDIENCE, DEFAULT_TTL, Keys, Signer, Verifier
 from sock8.errors import ConfigError
 from sock8.http_publisher import HttpPublisher, check_client_audience, publish_audience
 from sock8.publisher import Publisher
+from sock8.revocation import Revocation, Revoker
 from sock8.tree import ChannelTree, build_tree
 
 __all__ = ["DEFAULT_GATEWAY_URL", "SECRET_ENV", "IssuedToken", "Sock8", "secret_or_environment"]
@@ -121,6 +122,10 @@ class Sock8:
             )
         self.publisher: Publisher = publisher
         """Where `emit` publishes. A gateway mounted in this process may replace it."""
+        self.revoker: Revoker | None = publisher if isinstance(publisher, Revoker) else None
+        """Where `revoke` goes: the publisher when it can carry revocations (the default
+        `HttpPublisher` posts them to the gateway's `/revoke`); a gateway created with this
+        `Sock8` in this process replaces the default by itself."""
 
     @property
     def signer(self) -> Signer:
@@ -180,6 +185,39 @@ class Sock8:
         # The signer's iat is floor(now), and exp = iat + ttl.
         expires_at = math.floor(now) + self._signer.ttl
         return IssuedToken(token, self.gateway_url, identity, granted, expires_at)
+
+    def revoke(
+        self, *, identity: str | None = None, before: float | None = None, jti: str | None = None
+    ) -> None:
+        """Revoke on every gateway node: the tokens of `identity` issued before `before`
+        (default: now, on the gateway's clock), or the one token `jti`. The matching live
+        connections are closed at once with 4001 and error `revoked`, and those tokens are
+        refused (connect, refresh, history) until they would have expired anyway; tokens
+        issued later work. Returns once the gateway took it.
+
+        Raises:
+            ValueError: both or neither of `identity` and `jti`, or a bad value.
+            TypeError: a value of the wrong type.
+            ConfigError: `publisher` cannot carry revocations and no gateway took its place.
+            PublishError: the gateway could not be reached or refused it.
+        """
+        revocation = Revocation(identity=identity, before=before, jti=jti)
+        self._revoker().revoke(revocation)
+
+    async def arevoke(
+        self, *, identity: str | None = None, before: float | None = None, jti: str | None = None
+    ) -> None:
+        """The async twin of `revoke`; never blocks the event loop."""
+        revocation = Revocation(identity=identity, before=before, jti=jti)
+        await self._revoker().arevoke(revocation)
+
+    def _revoker(self) -> Revoker:
+        if self.revoker is None:
+            raise ConfigError(
+                f"{self.publisher!r} cannot carry revocations: create the gateway with this "
+                "Sock8, or set s8.revoker (an HttpPublisher to the gateway)"
+            )
+        return self.revoker
 
     def __repr__(self) -> str:
         return f"Sock8(gateway_url={self.gateway_url!r}, token_ttl={self.token_ttl})"

@@ -16,9 +16,10 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from threading import Lock
+from typing import Literal
 
 from sock8.errors import ConfigError
-from sock8.publisher import Deliver, HistoryPage, Message, check_payload
+from sock8.publisher import Deliver, HistoryPage, Message, PresenceDeliver, check_payload
 
 __all__ = ["MemoryBroker", "MemorySubscription"]
 
@@ -184,12 +185,18 @@ class MemoryBroker:
         return self.history(channel, limit=limit, cursor=cursor)
 
     def subscribe(
-        self, channel: str, deliver: Deliver, *, loop: asyncio.AbstractEventLoop | None = None
+        self,
+        channel: str,
+        deliver: Deliver,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        presence: PresenceDeliver | None = None,
     ) -> MemorySubscription:
         """Call `deliver(message)` for every message published to `channel` from now on.
 
         With `loop`, `deliver` runs on that event loop whatever thread publishes; without, it
         runs in the publishing thread. The subscription is also a context manager that closes it.
+        `presence` is never called: in one process, presence changes need no carrier.
         """
         subscription = MemorySubscription(self, channel, deliver, loop)
         with self._lock:
@@ -200,6 +207,11 @@ class MemoryBroker:
         """How many subscriptions `channel` has (for tests and metrics)."""
         with self._lock:
             return sum(len(group) for group in self._subscribers.get(channel, {}).values())
+
+    @property
+    def status(self) -> Literal["memory"]:
+        """Always `"memory"`: what `GET /health` reports for the embedded broker."""
+        return "memory"
 
     def _store(self, message: Message) -> None:
         self._seq += 1

@@ -1,4 +1,5 @@
-"""The `sock8` command: `sock8 gateway` serves the gateway with uvicorn.
+"""The `sock8` command: `sock8 gateway` serves the gateway (picows, uvicorn); `sock8 token inspect`
+explains a token; `sock8 js DIR` copies the browser client (sock8.js, sock8.d.ts) for bundlers.
 
     SOCK8_SECRET=... sock8 gateway --host 0.0.0.0 --port 8787 --channels myapp.realtime:channels
 
@@ -10,24 +11,34 @@ gateway applies its presence schemas and history rules.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import logging
 import os
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sock8 import _gateway_defaults as defaults
+from sock8 import logs, revoke_command, token_inspect
 from sock8._core import DEFAULT_AUDIENCE, __version__
 from sock8.app import SECRET_ENV
 from sock8.errors import ConfigError
 
-__all__ = ["CHANNELS_ENV", "build_parser", "main"]
+__all__ = ["CHANNELS_ENV", "METRICS_TOKEN_ENV", "REDIS_ENV", "build_parser", "main"]
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 CHANNELS_ENV = "SOCK8_CHANNELS"
 """Where `sock8 gateway` reads `--channels` from when the option is not given."""
+REDIS_ENV = "SOCK8_REDIS_URL"
+"""Where `sock8 gateway` reads `--redis` from when the option is not given."""
+METRICS_TOKEN_ENV = "SOCK8_METRICS_TOKEN"
+"""Where `sock8 gateway` reads `--metrics-token` from when the option is not given."""
+LOG_FORMATS = logs.LOG_FORMATS
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _positive_int(text: str) -> int:
@@ -73,9 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the WebSocket gateway",
         description=(
             "Serve the sock8 gateway (WebSocket /connect, POST /publish, GET /history/{id}, "
-            f"GET /health) with uvicorn. The secret is read from {SECRET_ENV}; it must be the "
-            "app's secret (32+ bytes). permessage-deflate is off: it costs ~50 KiB per "
-            "connection. Serve TLS (wss://) from a proxy in front."
+            f"GET /health): WebSocket /connect with picows, HTTP with uvicorn, one port. The "
+            f"secret is read from {SECRET_ENV}; it must be the app's secret (32+ bytes). No "
+            "permessage-deflate: it costs ~50 KiB per connection. Serve TLS (wss://) from a "
+            "proxy in front."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -184,6 +196,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="messages kept per channel for GET /history",
     )
     gateway.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="share fan-out, presence and history with every gateway on this Redis, e.g. "
+        f"redis://127.0.0.1:6379/0 (needs sock8[redis]). Defaults to ${REDIS_ENV} (None: "
+        "in-memory, one process)",
+    )
+    gateway.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="processes serving the one port (each a gateway); more than 1 needs --redis, "
+        "which they share",
+    )
+    gateway.add_argument(
         "--ping-interval",
         type=_positive_float,
         default=20.0,
@@ -214,6 +242,69 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.add_argument(
         "--log-level", choices=LOG_LEVELS, default="info", help="logging level of sock8 and uvicorn"
     )
+    gateway.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="text: human-readable lines; json: one JSON object per line (time, level, event, "
+        "connection, identity, reason), never a token or a secret",
+    )
+    gateway.add_argument(
+        "--metrics",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve GET /metrics (Prometheus text format)",
+    )
+    gateway.add_argument(
+        "--metrics-token",
+        default=None,
+        metavar="TOKEN",
+        help=f"require 'Authorization: Bearer TOKEN' on /metrics; defaults to ${METRICS_TOKEN_ENV} "
+        "(better than the option, which shows in ps)",
+    )
+    gateway.add_argument(
+        "--max-token-ttl",
+        type=_positive_int,
+        default=defaults.MAX_TOKEN_TTL,
+        metavar="SECONDS",
+        help="refuse client tokens living longer (exp - iat); revocations are kept this long: "
+        "set it to the app's token TTL",
+    )
+    revoke = commands.add_parser(
+        "revoke",
+        help="revoke an identity's tokens, or one token, on a running gateway",
+        description=(
+            "Revoke on every gateway node (POST /revoke with a publish token signed with "
+            f"{SECRET_ENV}): the live connections close with 4001 'revoked', and the tokens are "
+            "refused until they would have expired. Exit status: 0 revoked, 1 failed, 2 bad "
+            "option."
+        ),
+    )
+    revoke_command.add_arguments(revoke)
+    token = commands.add_parser("token", help="examine tokens", description="Examine tokens.")
+    token_commands = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
+    inspect = token_commands.add_parser(
+        "inspect",
+        help="decode a token, verify it as the gateway would, check a channel",
+        description=(
+            "Print a token's header and claims; whether it verifies with the secret in "
+            f"{SECRET_ENV} (or --key-ring FILE) and, if not, the gateway's error; with "
+            "--channel, whether that id is granted and the closest granted ids. Without a key "
+            "it only decodes, and says so. Secrets are never printed. Exit status: 0 verified "
+            "(and granted), 1 refused or not granted, 2 bad option, 3 nothing verified."
+        ),
+    )
+    token_inspect.add_arguments(inspect)
+    js = commands.add_parser(
+        "js",
+        help="copy the browser client (sock8.js, sock8.d.ts) into a directory",
+        description=(
+            "Copy sock8.js (the browser client, one ES module) and sock8.d.ts (its types) into "
+            "DIR, for a bundler or a static site; the gateway also serves both at /sock8.js "
+            "and /sock8.d.ts."
+        ),
+    )
+    js.add_argument("directory", metavar="DIR", help="where to write the files (created)")
     return parser
 
 
@@ -233,11 +324,35 @@ def _gateway_options(args: argparse.Namespace) -> dict[str, Any]:
         "request_burst": args.request_burst,
         "presence_rate": args.presence_rate,
         "presence_burst": args.presence_burst,
+        "max_token_ttl": args.max_token_ttl,
+        "metrics": args.metrics,
+        "metrics_token": args.metrics_token or os.environ.get(METRICS_TOKEN_ENV) or None,
     }
     spec = args.channels or os.environ.get(CHANNELS_ENV)
     if spec:
         options["channels"] = _load_channels(spec)
+    redis_url = getattr(args, "redis", None) or os.environ.get(REDIS_ENV)
+    if redis_url:
+        options.update(_redis_stores(redis_url, args.history_size))
     return options
+
+
+def _redis_stores(url: str, history_size: int) -> dict[str, Any]:
+    """The gateway's broker and presence store on the Redis at `url`.
+
+    Raises:
+        ConfigError: redis-py is not installed.
+    """
+    try:
+        from sock8.redis import RedisBroker, RedisPresence
+        from sock8.redis.revocations import RedisRevocations
+    except ImportError as exc:
+        raise ConfigError(f"--redis: {exc}") from None
+    return {
+        "broker": RedisBroker(url, history_size=history_size),
+        "presence": RedisPresence(url),
+        "revocations": RedisRevocations(url),
+    }
 
 
 def _one_line(exc: BaseException) -> str:
@@ -289,9 +404,8 @@ def _load_channels(spec: str) -> list[Any]:
 
 def _serve_gateway(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
-
         from sock8.gateway import Gateway
+        from sock8.gateway.server import run
     except ImportError as exc:
         print(f"sock8 gateway: {exc}; pip install 'sock8[gateway]'", file=sys.stderr)
         return 1
@@ -299,44 +413,87 @@ def _serve_gateway(args: argparse.Namespace) -> int:
     if not secret:
         print(f"sock8 gateway: set {SECRET_ENV} to the app's secret (32+ bytes)", file=sys.stderr)
         return 2
-    level = getattr(logging, args.log_level.upper())
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    workers = getattr(args, "workers", 1)
+    if workers > 1 and not (getattr(args, "redis", None) or os.environ.get("SOCK8_REDIS_URL")):
+        print(
+            f"sock8 gateway: --workers {workers} needs --redis: without it each process keeps "
+            "its own fan-out, presence and history, and a message published to one would "
+            "silently miss the clients of the others",
+            file=sys.stderr,
+        )
+        return 2
+    logs.configure(getattr(logging, args.log_level.upper()), args.log_format)
     try:
-        gateway = Gateway(secret=secret, **_gateway_options(args))
+        Gateway(secret=secret, **_gateway_options(args))  # the settings are checked here
     except ConfigError as exc:
         print(f"sock8 gateway: {exc}", file=sys.stderr)
         return 2
-    # uvicorn's own limit, above the gateway's: a frame over the gateway's limit gets the
-    # protocol's bad_frame/4400; only absurd ones are cut at the protocol level (1009).
-    max_frame_bytes = gateway.limits.max_frame_bytes
-    ws_max_size = max(2 * max_frame_bytes, max_frame_bytes + 64 * 1024)
-    # What exists now (modules, the gateway) lives as long as the process: out of the cyclic
-    # collector's sight, so that its full collections do not walk it during a fan-out.
-    gc.freeze()
-    uvicorn.run(
-        gateway.app,
+
+    def build() -> Gateway:
+        gateway = Gateway(secret=secret, **_gateway_options(args))
+        # What exists now (modules, the gateway) lives as long as the process: out of the
+        # cyclic collector's sight, so that its full collections do not walk it in a fan-out.
+        gc.freeze()
+        return gateway
+
+    run(
+        build,
         host=args.host,
         port=args.port,
-        ws_per_message_deflate=False,
-        ws_max_size=ws_max_size,
-        ws_ping_interval=args.ping_interval,
-        ws_ping_timeout=args.ping_timeout,
+        workers=workers,
+        ping_interval=args.ping_interval,
+        ping_timeout=args.ping_timeout,
         root_path=args.root_path,
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips=args.forwarded_allow_ips,
         log_level=args.log_level,
-        log_config=None,
-        lifespan="on",
-        server_header=False,
     )
     return 0
+
+
+def _copy_js(directory: str) -> int:
+    from sock8.static import copy_to
+
+    try:
+        written = copy_to(directory)
+    except OSError as exc:
+        print(f"sock8 js: cannot write to {directory}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
+@contextlib.contextmanager
+def _metrics_files(args: argparse.Namespace) -> Iterator[None]:
+    """With `--workers` over 1, a new directory for the metrics of every worker (set as
+    `PROMETHEUS_MULTIPROC_DIR` before the gateway imports prometheus-client, so that any
+    worker's `/metrics` adds up all of theirs), removed at the end; one given in the
+    environment is used as it is."""
+    if getattr(args, "workers", 1) <= 1 or not args.metrics or MULTIPROC_ENV in os.environ:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="sock8-metrics-")
+    os.environ[MULTIPROC_ENV] = directory
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `sock8` command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     if args.command == "gateway":
-        return _serve_gateway(args)
+        with _metrics_files(args):
+            return _serve_gateway(args)
+    if args.command == "token":
+        return token_inspect.run(args)
+    if args.command == "revoke":
+        return revoke_command.run(args)
+    if args.command == "js":
+        return _copy_js(args.directory)
     raise AssertionError(args.command)  # argparse refuses unknown commands
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "TokenError",
     "TokenExpired",
     "TokenNotYetValid",
+    "TokenRevoked",
     "UnknownKey",
 ]
 
@@ -45,6 +46,11 @@ class TokenExpired(TokenError):
 
 class TokenNotYetValid(TokenError):
     """The token's `nbf` or `iat` lies in the future (after leeway)."""
+
+
+class TokenRevoked(TokenError):
+    """The token was revoked (`Sock8.revoke`): its identity's tokens issued before a time, or
+    its `jti`. Raised by the gateway, not by `Verifier`, which knows no revocations."""
 
 
 class InvalidClaims(TokenError):

@@ -32,6 +32,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 from sock8._core import DEFAULT_AUDIENCE, Signer, __version__
 from sock8.errors import ConfigError, PublishError
 from sock8.publisher import HistoryPage, Message, check_payload
+from sock8.revocation import Revocation
 
 try:
     import httpx
@@ -100,8 +101,9 @@ def gateway_http_base(gateway_url: str) -> str:
 
 
 class HttpPublisher:
-    """Publishes to a sock8 gateway over HTTP (`POST /publish`) and reads its history
-    (`GET /history/{id}`). Implements `sock8.Publisher`; thread-safe.
+    """Publishes to a sock8 gateway over HTTP (`POST /publish`), reads its history
+    (`GET /history/{id}`) and revokes tokens (`POST /revoke`). Implements `sock8.Publisher` and
+    `sock8.revocation.Revoker`; thread-safe.
 
     Arguments:
         gateway_url: the gateway's WebSocket URL (as given to clients) or its HTTP base URL.
@@ -133,6 +135,8 @@ class HttpPublisher:
         """The gateway's HTTP base URL."""
         self.publish_url = self.base_url + "/publish"
         """Where messages are posted."""
+        self.revoke_url = self.base_url + "/revoke"
+        """Where revocations are posted."""
         if token_ttl < 2 * CLOCK_SKEW:
             raise ConfigError(f"token_ttl must be at least {2 * CLOCK_SKEW} seconds")
         check_client_audience(audience)
@@ -186,6 +190,22 @@ class HttpPublisher:
     ) -> HistoryPage:
         """The async twin of `history` (the request runs in a worker thread)."""
         return await asyncio.to_thread(self.history, channel, limit=limit, cursor=cursor)
+
+    # Revoker
+
+    def revoke(self, revocation: Revocation) -> None:
+        """POST the revocation to the gateway's `/revoke`; returns once the gateway took it.
+
+        Raises:
+            PublishError: the gateway is unreachable, refused it, or answered with a redirect.
+        """
+        body = json.dumps(revocation.as_json()).encode()
+        answer = self._request("POST", self.revoke_url, self._publish_token(), body)
+        _check_publish(self.revoke_url, answer)
+
+    async def arevoke(self, revocation: Revocation) -> None:
+        """The async twin of `revoke` (the request runs in a worker thread)."""
+        await asyncio.to_thread(self.revoke, revocation)
 
     def close(self) -> None:
         """Close the pooled connections; the publisher stays usable and reconnects."""

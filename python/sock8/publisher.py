@@ -20,9 +20,9 @@ A payload is JSON *text* that frames are built around without parsing it again, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from sock8._core import check_json
 
@@ -32,13 +32,19 @@ __all__ = [
     "HistoryPage",
     "HistoryStore",
     "Message",
+    "PresenceDeliver",
     "Publisher",
+    "Status",
     "Subscription",
     "check_payload",
 ]
 
 Deliver = Callable[["Message"], object]
 """A subscriber's callback. It must not block: the gateway puts the message on a bounded queue."""
+
+PresenceDeliver = Callable[[str, "Mapping[str, Any] | None"], object]
+"""A subscriber's callback for presence changes carried by a shared broker: the identity, and
+its new entry (`{"lastSeen": epoch ms, "data": {...}}`) or `None` when it left. Must not block."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,10 +160,28 @@ class Broker(Publisher, Protocol):
     """A publisher that consumers can subscribe to: what the gateway reads from."""
 
     def subscribe(
-        self, channel: str, deliver: Deliver, *, loop: asyncio.AbstractEventLoop | None = None
+        self,
+        channel: str,
+        deliver: Deliver,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        presence: PresenceDeliver | None = None,
     ) -> Subscription:
         """Call `deliver(message)` for every message published to `channel` from now on.
 
         With `loop`, `deliver` runs on that event loop whatever thread publishes; without,
-        it runs in the publishing thread.
+        it runs in the publishing thread. A broker shared by several gateway nodes also calls
+        `presence` with the channel's presence changes that a shared presence store (one that
+        `carried_by` this broker) announced on it, from every node, this one included; an
+        in-process broker never calls it.
         """
+
+
+@runtime_checkable
+class Status(Protocol):
+    """A broker that can say whether it is connected: the gateway's `GET /health` reports it
+    (a broker without `status` counts as `"ok"`)."""
+
+    @property
+    def status(self) -> Literal["memory", "ok", "unavailable"]:
+        """`"memory"` for an in-process broker; `"ok"` or `"unavailable"` for a shared one."""

@@ -12,6 +12,8 @@ mod _core {
     #[pymodule_export]
     use crate::py::channel::{ChannelTemplate, parse_channel, render_channel};
     #[pymodule_export]
+    use crate::py::decode::{UnverifiedToken, decode_unverified};
+    #[pymodule_export]
     use crate::py::json::check_json;
     #[pymodule_export]
     use crate::py::keys::Keys;

@@ -5,7 +5,10 @@
             setup.publish(LOGS, "hello")
 
 `running` builds a `Gateway` (or `serving` takes one already built) and serves it with
-tests/support/live_server.py. The `Setup` it yields signs client and publish tokens at the
+tests/support/live_server.py, the way `SERVERS[served_by]` says: as the standalone `sock8
+gateway` does (picows behind the front step, uvicorn for HTTP) or as `create_app` mounted in an
+ASGI server (uvicorn's own WebSocket protocol). The area's conftest.py runs every socket test
+both ways. The `Setup` it yields signs client and publish tokens at the
 gateway's clock, publishes into the gateway's broker and calls its HTTP routes. The area's
 conftest.py turns the common case into the `setup` fixture.
 """
@@ -24,6 +27,7 @@ import sock8
 from pydantic import BaseModel
 from sock8.gateway import ManualClock
 from sock8.gateway.app import Gateway
+from sock8.gateway.server import front_protocol
 
 from tests.support.live_server import Served, serve
 from tests.support.secret import SECRET
@@ -124,10 +128,26 @@ class Setup:
         return httpx.get(url, headers=headers, timeout=10)
 
 
+SERVERS = ("standalone", "asgi")
+"""How a gateway can be served: `sock8 gateway`'s server, or its ASGI app under uvicorn."""
+
+
+@dataclass
+class _Choice:
+    served_by: str = "standalone"
+
+
+CHOICE = _Choice()
+"""How `serving` serves, for the running test (the conftest sets it)."""
+
+
 @contextlib.contextmanager
 def serving(gateway: Gateway, grants: tuple[str, ...] = (ROOM, LOGS)) -> Iterator[Setup]:
-    """Serve `gateway` on loopback for the duration of the `with` block."""
-    with serve(gateway.app) as server:
+    """Serve `gateway` on loopback for the duration of the `with` block, as `CHOICE` says."""
+    options: dict[str, Any] = {}
+    if CHOICE.served_by == "standalone":
+        options = {"http": front_protocol(gateway), "ws": "none", "loop": "asyncio"}
+    with serve(gateway.app, **options) as server:
         yield Setup(gateway, server, grants)
 
 

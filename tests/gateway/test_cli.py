@@ -199,12 +199,25 @@ def test_options_reach_the_gateway_and_uvicorn(
     options = recorded.options
     assert options["host"] == "0.0.0.0"  # noqa: S104
     assert options["port"] == 9000
-    assert options["ws_per_message_deflate"] is False
-    assert options["ws_max_size"] >= 100_000 + 64 * 1024
-    assert options["ws_ping_interval"] == 15
-    assert options["ws_ping_timeout"] == 5
+    # WebSockets go to picows behind the front step, which pings as asked; uvicorn does HTTP.
+    assert options["ws"] == "none"
+    side = options["http"].keywords["side"]
+    assert (side.gateway, side.ping_interval, side.ping_timeout) == (gateway, 15, 5)
     assert options["root_path"] == "/rt"
     assert options["log_level"] == "warning"
+
+
+def test_several_workers_need_redis(
+    recorded: Recorded, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SOCK8_SECRET", SECRET)
+    monkeypatch.delenv("SOCK8_REDIS_URL", raising=False)
+    assert cli.main(["gateway", "--workers", "2"]) == 2
+    error = capsys.readouterr().err
+    assert "--workers 2 needs --redis" in error
+    assert "silently miss" in error
+    assert len(error.strip().splitlines()) == 1
+    assert recorded.app is None  # nothing was served
 
 
 def test_defaults(recorded: Recorded, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,7 +226,7 @@ def test_defaults(recorded: Recorded, monkeypatch: pytest.MonkeyPatch) -> None:
     gateway = recorded.app.state.gateway
     assert recorded.options["host"] == "127.0.0.1"
     assert recorded.options["port"] == 8787
-    assert recorded.options["ws_per_message_deflate"] is False
+    assert recorded.options["ws"] == "none"
     assert gateway.allowed_origins is None
     assert gateway.verifier.audience == "sock8"
     limits = gateway.limits
@@ -379,7 +392,7 @@ def test_python_m_sock8_gateway_serves() -> None:
             if found:
                 port = int(found.group(1))
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=TIMEOUT)
-        assert health.json() == {"ok": True, "connections": 0}
+        assert health.json() == {"ok": True, "connections": 0, "broker": "memory"}
         token = sock8.Signer(SECRET).sign("u1", ["admin.logs"])
         with websockets.sync.client.connect(
             f"ws://127.0.0.1:{port}/connect", open_timeout=TIMEOUT

@@ -316,9 +316,9 @@ async def test_health_counts_connections(setup: Setup) -> None:
         assert response.status_code == 200
         return response.json()
 
-    assert await asyncio.to_thread(health) == {"ok": True, "connections": 0}
+    assert await asyncio.to_thread(health) == {"ok": True, "connections": 0, "broker": "memory"}
     async with peer(setup.server.ws_url, setup.token(channels=[LOGS])):
-        assert await asyncio.to_thread(health) == {"ok": True, "connections": 1}
+        assert await asyncio.to_thread(health) == {"ok": True, "connections": 1, "broker": "memory"}
     await until(lambda: setup.gateway.stats.connections == 0)
 
 

@@ -533,3 +533,82 @@ class ContractTests:
         authorize = authorizers(app, self.user_of)["sync"]
         with pytest.raises(error, match=match):
             next(iter(self.make_client(app, authorize, allowed_origins=allowed)))
+
+    # CORS: with allowed_origins, the listed sites' pages may call the routes from their origin
+
+    @pytest.mark.parametrize("kind", ["sync", "async"])
+    def test_cors_preflight_of_a_listed_origin(
+        self, connect: Callable[..., Client], app: App, runs: list[Any], kind: str
+    ) -> None:
+        client = connect(kind, allowed_origins=[PARTNER, self.site_origin])
+        for path, method in [("/authenticate", "POST"), (history_path(app.room.id), "GET")]:
+            headers = {
+                "Origin": PARTNER,
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": "content-type,x-csrftoken",
+            }
+            answer = client.request("OPTIONS", path, headers=headers)
+            assert 200 <= answer.status < 300, (path, answer.status, answer.text)
+            assert answer.headers["access-control-allow-origin"] == PARTNER
+            assert answer.headers["access-control-allow-credentials"] == "true"
+            assert method in answer.headers["access-control-allow-methods"].split(", ")
+            assert answer.headers["access-control-allow-headers"] == "content-type,x-csrftoken"
+            assert int(answer.headers["access-control-max-age"]) > 0
+            assert "Origin" in answer.headers["vary"]
+        assert runs == []  # a preflight never runs authorize
+
+    def test_cors_preflight_of_another_origin_is_refused(
+        self, connect: Callable[..., Client], app: App, runs: list[Any]
+    ) -> None:
+        client = connect("sync", allowed_origins=[PARTNER])
+        for origin in ["https://evil.example", f"{PARTNER}.evil.example", "null"]:
+            for path in ["/authenticate", history_path(app.room.id)]:
+                headers = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+                answer = client.request("OPTIONS", path, headers=headers)
+                assert answer.status == 403, (origin, path, answer.text)
+                assert "access-control-allow-origin" not in answer.headers
+                assert "access-control-allow-credentials" not in answer.headers
+        assert runs == []
+
+    @pytest.mark.parametrize("kind", ["sync", "async"])
+    def test_cors_answers_echo_only_a_listed_origin(
+        self, connect: Callable[..., Client], app: App, kind: str
+    ) -> None:
+        seed(app, 1)
+        client = connect(kind, allowed_origins=[PARTNER, self.site_origin])
+        listed = {"Origin": PARTNER, "Sec-Fetch-Site": "cross-site"}
+        answers = [
+            client.request("POST", "/authenticate", user=USER, headers=listed),
+            client.request("GET", history_path(app.room.id), user=USER, headers=listed),
+            # Refusals too: the page must read a 401 to know the user is signed out.
+            client.request("POST", "/authenticate", headers=listed),
+            client.request("GET", history_path(app.room.id), headers=listed),
+            client.request("GET", history_path("not a channel id"), user=USER, headers=listed),
+        ]
+        assert [answer.status for answer in answers] == [200, 200, 401, 401, 400]
+        for answer in answers:
+            assert answer.headers["access-control-allow-origin"] == PARTNER, answer.text
+            assert answer.headers["access-control-allow-credentials"] == "true"
+            assert "Origin" in answer.headers["vary"]
+        foreign = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+        answer = client.request("GET", history_path(app.room.id), user=USER, headers=foreign)
+        assert answer.status == 403
+        assert "access-control-allow-origin" not in answer.headers
+        assert "Origin" in answer.headers["vary"]
+        # Not a browser: nothing to echo, and the answer still varies with Origin for caches.
+        answer = client.request("POST", "/authenticate", user=USER)
+        assert answer.status == 200
+        assert "access-control-allow-origin" not in answer.headers
+        assert "Origin" in answer.headers["vary"]
+
+    def test_without_allowed_origins_no_cors_is_answered(
+        self, connect: Callable[..., Client], app: App, runs: list[Any]
+    ) -> None:
+        client = connect("sync")
+        headers = {"Origin": PARTNER, "Access-Control-Request-Method": "POST"}
+        for path in ["/authenticate", history_path(app.room.id)]:
+            answer = client.request("OPTIONS", path, headers=headers)
+            assert "access-control-allow-origin" not in answer.headers, (path, answer.status)
+        answer = client.request("POST", "/authenticate", user=USER, headers={"Origin": PARTNER})
+        assert "access-control-allow-origin" not in answer.headers
+        assert len(runs) == 1  # the POST ran authorize; OPTIONS did not

@@ -9,9 +9,10 @@
         httpx.post(server.url("/publish"), ...)
 
 uvicorn runs in a background thread with its own event loop, on `127.0.0.1` and a port the
-kernel picked, with permessage-deflate off (as `sock8 gateway` runs it). The `with` block
-starts only once the server listens, and stops the server (and joins its thread) when it ends,
-forcing the exit if a connection does not close in time.
+kernel picked, with permessage-deflate off; `serve(gateway.app, http=front_protocol(gateway),
+ws="none", loop="asyncio")` serves a gateway as `sock8 gateway` does (tests/gateway/harness.py).
+The `with` block starts only once the server listens, and stops the server (and joins its
+thread) when it ends, forcing the exit if a connection does not close in time.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class _Server(uvicorn.Server):
             transport = getattr(connection, "transport", None)
             if transport is not None:
                 transport.abort()
+            elif callable(abort := getattr(connection, "abort", None)):
+                abort()  # the standalone gateway's picows connections
         await asyncio.sleep(0)  # let connection_lost run
 
 

@@ -10,9 +10,11 @@ Routes:
 
 | route | what |
 | --- | --- |
-| `GET /` | a page to try it in a browser |
-| `POST /login` `{"user": "alice"}` | sets the `session` cookie |
-| `POST /logout` | forgets the session |
+| `GET /` | the chat page, built on sock8.js (`demo/page.html`) |
+| `GET /favicon.svg`, `GET /favicon.ico` | the page's icon |
+| `GET /me` | the signed-in user and their rooms (`{"user": null}` when signed out) |
+| `POST /login` `{"user": "alice"}` | sets the `session` cookie (signed: it survives a restart) |
+| `POST /logout` | clears the session cookie |
 | `POST /rooms/{room}/messages` `{"text"}` | the signed-in member says something in a room |
 | `POST /notify/{user}` `{"title", "body"}` | sends a user a notification |
 | `DELETE /rooms/{room}/members/{user}` | removes a user from a room (their next refresh drops it) |
@@ -23,9 +25,15 @@ Routes:
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
+import os
 import secrets
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -38,11 +46,37 @@ import sock8
 from sock8.gateway import create_app
 from sock8.integrations.starlette import with_sock8
 
-__all__ = ["ChatMessage", "DemoApp", "Notification", "Typing", "User"]
+__all__ = ["ChatMessage", "DemoApp", "Notification", "Typing", "User", "demo_secret"]
 
 SESSION_COOKIE = "session"
 AUTH_PATH = "/api/channels"
 GATEWAY_PATH = "/gateway"
+SECRET_FILE = "sock8-demo-secret"
+"""Where `demo_secret` keeps the secret of `make serve`, in the temporary directory."""
+
+
+def demo_secret() -> str:
+    """The secret `make serve` signs with: `SOCK8_SECRET`, else one kept in a private file of
+    the temporary directory, so that a restarted demo still accepts the tokens and session
+    cookies of open pages (they reconnect by themselves instead of showing "signed out")."""
+    configured = os.environ.get("SOCK8_SECRET")
+    if configured:
+        return configured
+    path = Path(tempfile.gettempdir()) / SECRET_FILE
+    try:
+        secret = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        secret = ""
+    if len(secret) < 32:
+        secret = secrets.token_urlsafe(32)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(secret)
+    return secret
+
+
+def _asset(name: str) -> bytes:
+    return resources.files(__package__ or "sock8.demo").joinpath(name).read_bytes()
 
 
 class Notification(BaseModel):
@@ -94,9 +128,11 @@ class DemoApp:
     def __init__(
         self, gateway_url: str, *, secret: str | None = None, token_ttl: int = 600
     ) -> None:
-        self.s8 = sock8.Sock8(
-            secret or secrets.token_urlsafe(32), gateway_url=gateway_url, token_ttl=token_ttl
-        )
+        secret = secret or secrets.token_urlsafe(32)
+        self.s8 = sock8.Sock8(secret, gateway_url=gateway_url, token_ttl=token_ttl)
+        # Session cookies are signed with a key of their own, derived from the secret: a
+        # restarted app (same secret) still knows who is signed in.
+        self._session_key = hmac.new(secret.encode(), b"demo session cookie", "sha256").digest()
         self.channels = self.s8.channels(
             {
                 "notification.{userId}": Notification,
@@ -108,12 +144,13 @@ class DemoApp:
             "bob": User("bob", "Bob", {"lobby"}),
             "carol": User("carol", "Carol", {"design"}),
         }
-        self.sessions: dict[str, str] = {}
-        """Session id (the cookie) -> user id."""
         self.gateway = create_app(self.s8, channels=self.channels)
         self.asgi = Starlette(
             routes=[
                 Route("/", self._page, methods=["GET"]),
+                Route("/favicon.svg", self._favicon, methods=["GET"]),
+                Route("/favicon.ico", self._favicon, methods=["GET"]),
+                Route("/me", self._me, methods=["GET"]),
                 Route("/login", self._login, methods=["POST"]),
                 Route("/logout", self._logout, methods=["POST"]),
                 Route("/rooms/{room}/messages", self._say, methods=["POST"]),
@@ -135,9 +172,13 @@ class DemoApp:
 
     def user_of(self, request: Request) -> User | None:
         """The signed-in user of a request, from its session cookie."""
-        session = request.cookies.get(SESSION_COOKIE)
-        user_id = self.sessions.get(session) if session else None
-        return self.users.get(user_id) if user_id else None
+        user_id, _, signature = request.cookies.get(SESSION_COOKIE, "").partition(".")
+        if not hmac.compare_digest(signature, self._sign(user_id)):
+            return None
+        return self.users.get(user_id)
+
+    def _sign(self, user_id: str) -> str:
+        return hmac.new(self._session_key, user_id.encode(), hashlib.sha256).hexdigest()
 
     def authorize(self, conn: sock8.Connection[Request]) -> None:
         """Grant a signed-in user their notifications and their rooms; nothing to anyone else
@@ -159,12 +200,10 @@ class DemoApp:
         return self.channels.notification.for_(userId=user)
 
     def login(self, user: str) -> str:
-        """Open a session for `user`; return the session id (the cookie's value)."""
+        """Open a session for `user`; return the session cookie's value (`user.signature`)."""
         if user not in self.users:
             raise KeyError(user)
-        session = secrets.token_urlsafe(16)
-        self.sessions[session] = user
-        return session
+        return f"{user}.{self._sign(user)}"
 
     async def notify(self, user: str, title: str, body: str) -> None:
         """Send `user` a notification."""
@@ -181,7 +220,29 @@ class DemoApp:
     # Routes
 
     async def _page(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(_PAGE)
+        return HTMLResponse(_asset("page.html"), headers={"Cache-Control": "no-cache"})
+
+    async def _favicon(self, request: Request) -> Response:
+        return Response(
+            _asset("favicon.svg"),
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "max-age=86400"},
+        )
+
+    async def _me(self, request: Request) -> Response:
+        user = self.user_of(request)
+        if user is None:
+            # Not an error for the page: it shows the sign-in form.
+            return JSONResponse({"user": None}, headers={"Cache-Control": "no-store"})
+        return JSONResponse(
+            {
+                "user": user.id,
+                "name": user.name,
+                "rooms": sorted(user.rooms),
+                "users": sorted(self.users),
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def _login(self, request: Request) -> Response:
         body = await _json(request)
@@ -193,7 +254,6 @@ class DemoApp:
         return response
 
     async def _logout(self, request: Request) -> Response:
-        self.sessions.pop(request.cookies.get(SESSION_COOKIE, ""), None)
         response = JSONResponse({"ok": True})
         response.delete_cookie(SESSION_COOKIE)
         return response
@@ -222,6 +282,8 @@ class DemoApp:
         return JSONResponse({"ok": True}, status_code=202)
 
     async def _remove_member(self, request: Request) -> Response:
+        # Any signed-in user may remove anyone: the scenario's app admin; the page only ever
+        # removes its own user ("Leave room").
         if self.user_of(request) is None:
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         user = request.path_params["user"]
@@ -237,70 +299,3 @@ async def _json(request: Request) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
-
-
-_PAGE = """<!doctype html>
-<meta charset="utf-8">
-<title>sock8 demo</title>
-<style>
-  body { font: 15px system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; }
-  #log { background: #f6f6f6; padding: .5rem; height: 22rem; overflow-y: auto;
-         font: 13px ui-monospace, monospace; white-space: pre-wrap; }
-  input, select, button { font: inherit; }
-</style>
-<h1>sock8 demo</h1>
-<p>Sign in as a user, then open this page in a second window as another user.</p>
-<p>
-  <select id="user"><option>alice</option><option>bob</option><option>carol</option></select>
-  <button id="login">Sign in &amp; connect</button>
-  <span id="state">disconnected</span>
-</p>
-<p>
-  <select id="room"><option>lobby</option><option>design</option></select>
-  <input id="text" placeholder="Say something" size="40">
-  <button id="send">Send</button>
-</p>
-<div id="log"></div>
-<script>
-const $ = (id) => document.getElementById(id);
-const log = (line) => { $("log").textContent += line + "\\n";
-                        $("log").scrollTop = $("log").scrollHeight; };
-const roomId = (room) => `chat.${room}##roomId.messages`;
-let ws = null;
-$("login").onclick = async () => {
-  const user = $("user").value;
-  await fetch("/login", {method: "POST", body: JSON.stringify({user})});
-  const auth = await fetch("/api/channels/authenticate", {method: "POST"});
-  if (!auth.ok) { log(`authenticate: HTTP ${auth.status}`); return; }
-  const {token, endpoint, channels} = await auth.json();
-  log(`granted: ${channels.join(", ")}`);
-  if (ws) ws.close();
-  ws = new WebSocket(endpoint);
-  $("state").textContent = "connecting";
-  ws.onopen = () => ws.send(JSON.stringify({event: "auth", token}));
-  ws.onclose = (e) => { $("state").textContent = `closed (${e.code})`; };
-  ws.onmessage = (e) => {
-    const frame = JSON.parse(e.data);
-    if (frame.event === "welcome") $("state").textContent = `connected as ${frame.identity}`;
-    log(e.data);
-  };
-};
-$("send").onclick = async () => {
-  const room = $("room").value;
-  const response = await fetch(`/rooms/${room}/messages`,
-    {method: "POST", body: JSON.stringify({text: $("text").value})});
-  if (!response.ok) log(`send: HTTP ${response.status}`);
-  $("text").value = "";
-};
-// Presence is sent when the typing state changes, not on every keystroke: the gateway allows a
-// connection a burst of 20 setPresence, then 5 a second.
-let sent = null;
-$("text").oninput = () => {
-  if (!ws || ws.readyState !== 1) return;
-  const channel = roomId($("room").value), typing = !!$("text").value;
-  if (sent && sent.ws === ws && sent.channel === channel && sent.typing === typing) return;
-  sent = {ws, channel, typing};
-  ws.send(JSON.stringify({event: "setPresence", channel, data: {typing}}));
-};
-</script>
-"""

@@ -20,7 +20,7 @@ import uvicorn
 
 import sock8
 from sock8.client import ClientMessage, Forbidden, PresenceUpdate, Unauthorized
-from sock8.demo.app import AUTH_PATH, GATEWAY_PATH, SESSION_COOKIE, DemoApp
+from sock8.demo.app import AUTH_PATH, GATEWAY_PATH, SESSION_COOKIE, DemoApp, demo_secret
 
 __all__ = ["Scenario", "ScenarioFailed", "run", "serve_forever"]
 
@@ -355,11 +355,14 @@ async def serve_forever(host: str = "127.0.0.1", port: int = 8000, out: Out = pr
     """Serve the demo app until interrupted, for manual use (a browser page at `/`)."""
     sock = _listen(host, port)
     port = sock.getsockname()[1]
-    app = DemoApp(f"ws://{host}:{port}{GATEWAY_PATH}/connect")
+    # A secret that outlives the process: pages left open reconnect after a restart.
+    app = DemoApp(f"ws://{host}:{port}{GATEWAY_PATH}/connect", secret=demo_secret())
     out(f"sock8 demo app at http://{host}:{port}/  (Ctrl-C to stop)")
     out(f"   auth route  POST http://{host}:{port}{AUTH_PATH}/authenticate")
-    out(f"   gateway     ws://{host}:{port}{GATEWAY_PATH}/connect")
-    out(f"   users       {', '.join(app.users)}  (POST /login {{'user': 'alice'}})")
+    out(f"   gateway     ws://{host}:{port}{GATEWAY_PATH}/connect  (sock8.js at /gateway/sock8.js)")
+    out(f"   users       {', '.join(app.users)}")
+    out("   sign in as two users from two browser profiles, or one normal and one private")
+    out("   window: the windows of one profile share the session cookie, hence the user")
     try:
         await _Server(_config(app), signals=True).serve(sockets=[sock])
     finally:

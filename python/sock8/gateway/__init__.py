@@ -8,7 +8,8 @@ docs/protocol.md is the wire contract. The gateway talks to three small interfac
 multi-node deployment swaps the in-memory defaults for shared ones: a `sock8.Broker` (fan-out;
 `MemoryBroker` by default), a `PresenceStore` (`MemoryPresence`) and a `HistoryStore` (the
 broker itself by default; defined beside `Broker` in `sock8.publisher`). Needs the
-`sock8[gateway]` extra (Starlette, uvicorn).
+`sock8[gateway]` extra (Starlette, uvicorn; `sock8 gateway`'s own server, gateway/server.py, also
+picows).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from sock8.gateway.frames import (
     CLOSE_SLOW_CONSUMER,
     CLOSE_UNAUTHORIZED,
 )
+from sock8.gateway.metrics import GatewayMetrics
 from sock8.gateway.presence import MemoryPresence, PresenceEntry, PresenceStore
+from sock8.gateway.revocations import MemoryRevocations, RevocationStore
 from sock8.gateway.rules import ChannelRules
 from sock8.gateway.stats import GatewayStats
 from sock8.publisher import HistoryStore
@@ -41,12 +44,15 @@ __all__ = [
     "ChannelRules",
     "Clock",
     "Gateway",
+    "GatewayMetrics",
     "GatewayStats",
     "HistoryStore",
     "ManualClock",
     "MemoryPresence",
+    "MemoryRevocations",
     "PresenceEntry",
     "PresenceStore",
+    "RevocationStore",
     "SystemClock",
     "Timer",
     "create_app",

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from sock8 import _gateway_defaults as defaults
@@ -18,19 +21,26 @@ from sock8._core import DEFAULT_AUDIENCE, Verifier
 from sock8.app import Sock8, secret_or_environment
 from sock8.broker import MemoryBroker
 from sock8.errors import ConfigError
+from sock8.gateway import frames
 from sock8.gateway.clock import Clock, SystemClock
-from sock8.gateway.frames import CLOSE_FORBIDDEN
+from sock8.gateway.frames import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from sock8.gateway.http import exception_handlers as http_exception_handlers
 from sock8.gateway.http import routes as http_routes
 from sock8.gateway.hub import Hub
 from sock8.gateway.limits import Limits
-from sock8.gateway.presence import MemoryPresence, PresenceStore
+from sock8.gateway.metrics import GatewayMetrics, metrics_routes
+from sock8.gateway.presence import MemoryPresence, PresenceStore, SharedPresenceStore
+from sock8.gateway.revocations import MemoryRevocations, RevocationStore, revoke_routes
 from sock8.gateway.rules import ChannelRules
 from sock8.gateway.session import Session
 from sock8.gateway.stats import GatewayStats
+from sock8.gateway.tokens import ClientTokens
+from sock8.gateway.transport import Transport, high_water
+from sock8.gateway.transport_asgi import AsgiTransport
 from sock8.http_publisher import HttpPublisher, check_client_audience, publish_audience
 from sock8.keys import KeyRing
-from sock8.publisher import Broker, HistoryStore
+from sock8.publisher import Broker, HistoryStore, Status
+from sock8.revocation import Revocation
 from sock8.tree import ChannelTree
 
 __all__ = ["Gateway", "create_app"]
@@ -61,8 +71,8 @@ class Gateway:
     """The sock8 gateway: verified WebSocket delivery, presence, history and publishing.
 
     `gateway.app` is the ASGI application (Starlette): `WebSocket /connect`, `POST /publish`,
-    `GET /history/{id}`, `GET /health` (docs/protocol.md). `create_app(...)` is
-    `Gateway(...).app`; the gateway is also at `app.state.gateway`.
+    `GET /history/{id}`, `GET /health`, `POST /revoke`, `GET /metrics` (docs/protocol.md).
+    `create_app(...)` is `Gateway(...).app`; the gateway is also at `app.state.gateway`.
 
     Arguments:
         s8: the app's `Sock8`. The gateway then verifies with `s8.verifier()`, and `ref.emit()`
@@ -79,8 +89,11 @@ class Gateway:
             presence schema, refuse presence on channels without one, and decide history from
             the tree instead of the publish body's `persist`.
         broker: where messages come from; defaults to `s8.publisher` when it is a `Broker`,
-            else a new `MemoryBroker`.
-        presence: the presence store; defaults to a `MemoryPresence`.
+            else a new `MemoryBroker`. A `sock8.redis.RedisBroker` shares fan-out and history
+            with every gateway on the same Redis; it is started and stopped with the app.
+        presence: the presence store; defaults to a `MemoryPresence`. A
+            `sock8.redis.RedisPresence` (with a `RedisBroker` of the same prefix, which
+            carries its changes) shares presence with every gateway on the same Redis.
         history: where `GET /history` reads; defaults to the broker (which stores messages
             published with `persist`).
         allowed_origins: when given, a WebSocket upgrade whose `Origin` header is not one of
@@ -101,6 +114,15 @@ class Gateway:
         presence_rate: `setPresence` requests per second one connection may sustain.
         presence_burst: `setPresence` requests one connection may send at once.
         clock: time for token checks, expiry, deadlines and presence; a `ManualClock` in tests.
+        max_token_ttl: the longest lifetime (`exp - iat`, seconds) of the client tokens
+            accepted; longer-lived ones are refused. A revocation is kept this long (plus
+            `leeway`) after its `before`. Defaults to `s8.token_ttl` with `s8`, else a year
+            (the longest a sock8 signer signs).
+        revocations: where revocations are kept; defaults to a `MemoryRevocations` (one
+            process). `s8.revoke(...)` reaches a gateway created with that `s8`.
+        metrics: serve `GET /metrics` (Prometheus) and count into its registry
+            (`gateway.metrics`); `False` counts only `gateway.stats`.
+        metrics_token: when given, `GET /metrics` requires `Authorization: Bearer <it>`.
 
     The sizes, timeouts, rates and `leeway` are then at `gateway.limits` (a `Limits`).
 
@@ -134,6 +156,10 @@ class Gateway:
         presence_rate: float = defaults.PRESENCE_RATE,
         presence_burst: int = defaults.PRESENCE_BURST,
         clock: Clock | None = None,
+        max_token_ttl: int | None = None,
+        revocations: RevocationStore | None = None,
+        metrics: bool = True,
+        metrics_token: str | None = None,
     ) -> None:
         self.limits = Limits(
             leeway=leeway,
@@ -157,6 +183,12 @@ class Gateway:
         """Where messages come from and where `POST /publish` puts them."""
         self.presence: PresenceStore = MemoryPresence() if presence is None else presence
         """The presence store."""
+        self._relayed = isinstance(self.presence, SharedPresenceStore)
+        if self._relayed and not self.presence.carried_by(self.broker):  # type: ignore[attr-defined]
+            raise ConfigError(
+                f"{self.presence!r} announces presence changes through its own broker, "
+                f"not {self.broker!r}: pass both (sock8.redis, same prefix)"
+            )
         self.history: HistoryStore = self.broker if history is None else history
         """Where `GET /history` reads."""
         if isinstance(channels, ChannelTree):
@@ -164,15 +196,40 @@ class Gateway:
         self.rules = ChannelRules(channels or (), self.limits.max_presence_bytes)
         """What the channel trees say about each channel."""
         self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
-        self.stats = GatewayStats()
+        self.metrics = GatewayMetrics() if metrics else None
+        """The Prometheus metrics, with their own registry; `None` when off."""
+        if metrics_token is not None and not (isinstance(metrics_token, str) and metrics_token):
+            raise ConfigError("metrics_token must be a non-empty str")
+        self.metrics_token = metrics_token
+        self.stats = GatewayStats(self.metrics)
         """Counters."""
+        self.revocations: RevocationStore = (
+            MemoryRevocations() if revocations is None else revocations
+        )
+        """The live revocations."""
+        self.tokens = ClientTokens(
+            self.verifier,
+            self.clock,
+            self.revocations,
+            self._max_token_ttl(s8, max_token_ttl),
+            self.stats.verified,
+        )
+        """Verifies client tokens: the verifier, the lifetime cap, the revocations."""
         self._hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = (
             weakref.WeakKeyDictionary()
         )
         self._sessions: set[Session] = set()
+        self._started = False
         routes: list[BaseRoute] = [WebSocketRoute("/connect", self._connect)]
         routes += http_routes(self)
-        self.app = Starlette(routes=routes, exception_handlers=http_exception_handlers())
+        routes += revoke_routes(self)
+        routes += metrics_routes(self)
+        self.app = Starlette(
+            routes=routes,
+            exception_handlers=http_exception_handlers(),
+            lifespan=self._lifespan,
+            middleware=[Middleware(_StartOnFirstRequest, gateway=self)],
+        )
         """The ASGI application."""
         self.app.state.gateway = self
 
@@ -215,7 +272,67 @@ class Gateway:
         if s8 is not None and isinstance(current, HttpPublisher):
             # With the gateway in this process, emit goes to it in-process, not over HTTP.
             s8.publisher = broker
+        if s8 is not None and (s8.revoker is None or isinstance(s8.revoker, HttpPublisher)):
+            # `s8.revoke` reaches this gateway in-process, and through its store every node.
+            s8.revoker = self
         return broker
+
+    @staticmethod
+    def _max_token_ttl(s8: Sock8 | None, given: int | None) -> int:
+        if given is None:
+            return defaults.MAX_TOKEN_TTL if s8 is None else s8.token_ttl
+        if isinstance(given, bool) or not isinstance(given, int) or given < 1:
+            raise ConfigError(f"max_token_ttl must be a positive int of seconds, not {given!r}")
+        return given
+
+    @property
+    def broker_status(self) -> str:
+        """What `GET /health` reports: `"memory"`, `"ok"` or `"unavailable"`."""
+        return self.broker.status if isinstance(self.broker, Status) else "ok"
+
+    def local_channels(self) -> set[str]:
+        """The channels with subscribers on this node."""
+        return {channel for hub in list(self._hubs.values()) for channel in hub.channels()}
+
+    async def start(self) -> None:
+        """Start the broker's subscriptions and the shared presence store's refresh rounds on
+        the running loop (those that need it: Redis). The app's lifespan calls it; a server
+        that serves the gateway without the Starlette app calls it before serving. Idempotent;
+        a gateway mounted in another app (whose lifespan does not reach it) starts on its first
+        request."""
+        if self._started:
+            return
+        self._started = True
+        start = getattr(self.broker, "start", None)
+        if callable(start):
+            await start()
+        if isinstance(self.presence, SharedPresenceStore):
+            await self.presence.start(self.clock, self.local_channels)
+        await self.revocations.start(self.clock, self._apply)
+        if self.metrics is not None:
+            self.metrics.start(self)
+
+    async def stop(self) -> None:
+        """Undo `start`: stop the refresh rounds and the subscriptions, close connections."""
+        if not self._started:
+            return
+        self._started = False
+        if self.metrics is not None:
+            await self.metrics.stop()
+        await self.revocations.stop()
+        if isinstance(self.presence, SharedPresenceStore):
+            await self.presence.stop()
+        stop = getattr(self.broker, "stop", None)
+        if callable(stop):
+            await stop()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
 
     @property
     def connections(self) -> int:
@@ -227,7 +344,9 @@ class Gateway:
         loop = asyncio.get_running_loop()
         hub = self._hubs.get(loop)
         if hub is None:
-            hub = self._hubs[loop] = Hub(self.broker, loop)
+            hub = self._hubs[loop] = Hub(
+                self.broker, loop, relayed=self._relayed, count=self.stats.delivered
+            )
         return hub
 
     def forget(self, session: Session) -> None:
@@ -240,21 +359,109 @@ class Gateway:
         if self.allowed_origins is not None:
             origin = websocket.headers.get("origin")
             if origin is not None and origin not in self.allowed_origins:
-                logger.info("refused a WebSocket from origin %r", origin[:200])
+                logger.info(
+                    "refused a WebSocket from origin %r", origin[:200], extra={"event": "origin"}
+                )
+                self.stats.connected("origin")
                 # Before accept: the server answers the upgrade with HTTP 403.
                 await websocket.close(CLOSE_FORBIDDEN)
                 return
-        session = Session(self, websocket, self.hub())
+        limits = self.limits
+        transport = AsgiTransport(websocket, high_water(limits.send_buffer), limits.close_timeout)
+        session = self.open(transport)
+        try:
+            await transport.serve(session)
+        finally:
+            session.lost()  # no-op unless the task was cancelled (server shutdown)
+            await session.wait_closed()
+
+    def open(self, transport: Transport, opened_at: float | None = None) -> Session:
+        """Start a session on a new WebSocket connection (`transport` calls it from now on),
+        its auth deadline counted from `opened_at` (the clock's time before the upgrade was
+        answered; default now); for the servers that carry the gateway (gateway/server.py), not
+        for apps."""
+        session = Session(self, transport, self.hub())
         self._sessions.add(session)
         self.stats.connections += 1
+        session.arm(opened_at)
+        return session
+
+    # Revocation (`sock8.Revoker`).
+
+    def revoke(self, revocation: Revocation) -> None:
+        """Revoke on every node (`s8.revoke` calls it): the tokens it names are refused from
+        now on, and this node's matching connections are closed with 4001 `revoked`; a shared
+        store hands it to the other nodes first, which do the same. Thread-safe.
+
+        Raises:
+            PublishError: a shared store could not reach the other nodes; nothing was revoked.
+        """
+        revocation, until = self._resolved(revocation)
+        self.revocations.share(revocation, until)
+        self._apply(revocation, until)
+
+    async def arevoke(self, revocation: Revocation) -> None:
+        """The async twin of `revoke`."""
+        revocation, until = self._resolved(revocation)
+        await self.revocations.ashare(revocation, until)
+        self._apply(revocation, until)
+
+    def _resolved(self, revocation: Revocation) -> tuple[Revocation, float]:
+        """`revocation` with its `before` (default: now), and until when it must be kept."""
+        now = self.clock.time()
+        revocation = revocation.at(now)
+        # Every token it refuses was issued before `before` (a jti's, before now, give or take
+        # the leeway on iat), lives at most max_ttl and is accepted up to leeway after exp.
+        issued_by = now if revocation.before is None else revocation.before
+        return revocation, issued_by + self.tokens.max_ttl + 2 * self.limits.leeway
+
+    def _apply(self, revocation: Revocation, until: float) -> None:
+        """Take a revocation, this node's or (through a shared store) another's: keep it, and
+        close the matching connections, each on its own loop."""
+        self.revocations.add(revocation, until, self.clock.time())
+        self.stats.revocation()
+        logger.info("revoked %s", revocation, extra={"event": "revoke"})
         try:
-            session.arm()
-            await session.run()
-        finally:
-            self.forget(session)
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for loop, hub in list(self._hubs.items()):
+            if loop is running:
+                self._close_revoked(revocation, hub)
+                continue
+            with contextlib.suppress(RuntimeError):  # a loop that has closed has no connections
+                loop.call_soon_threadsafe(self._close_revoked, revocation, hub)
+
+    def _close_revoked(self, revocation: Revocation, hub: Hub) -> None:
+        closed = 0
+        for session in list(self._sessions):
+            grants = session.grants
+            if grants is not None and session._hub is hub and revocation.matches(grants):
+                session.close(CLOSE_UNAUTHORIZED, frames.error("revoked", "the token was revoked"))
+                closed += 1
+        if closed:
+            self.stats.revoked_connections(closed)
+            logger.info("closed %d connections: %s", closed, revocation, extra={"event": "revoked"})
+
+    def presence_members(self) -> int:
+        """Presence memberships (one per connection and channel) of this node's connections."""
+        return sum(len(session._members) for session in list(self._sessions))
 
     def __repr__(self) -> str:
         return f"<Gateway connections={self.stats.connections} broker={self.broker!r}>"
+
+
+class _StartOnFirstRequest:
+    """Starts the gateway on its first request when no lifespan did (a mounted app)."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.gateway._started and scope["type"] != "lifespan":
+            await self.gateway.start()
+        await self.app(scope, receive, send)
 
 
 def _taking_the_arguments_of(

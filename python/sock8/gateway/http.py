@@ -1,4 +1,5 @@
-"""The gateway's HTTP endpoints: `POST /publish`, `GET /history/{id}`, `GET /health`.
+"""The gateway's HTTP endpoints: `POST /publish`, `GET /history/{id}`, `GET /health`, and the
+browser client's files, `GET /sock8.js` and `GET /sock8.d.ts` (`sock8.static.routes`).
 
 `/publish` takes only publish tokens (audience `<audience>:publish`); `/history` takes a client
 token that grants the channel, the same token a client connects with. Every answer is JSON, and
@@ -34,14 +35,17 @@ from sock8._http import (
     read_history,
     refusal,
     unauthorized,
+    unavailable,
 )
-from sock8.errors import TokenError
+from sock8.errors import PublishError, TokenError
 from sock8.gateway.clock import Clock
 from sock8.gateway.limits import Limits
 from sock8.gateway.rules import ChannelRules
 from sock8.gateway.stats import GatewayStats
+from sock8.gateway.tokens import ClientTokens
 from sock8.integrations.starlette import response
 from sock8.publisher import Broker, HistoryStore
+from sock8.static.routes import static_routes
 
 __all__ = ["RoutesHost", "exception_handlers", "routes"]
 
@@ -83,6 +87,14 @@ class RoutesHost(Protocol):
     def stats(self) -> GatewayStats:
         """`published` is counted here; `/health` reports `connections`."""
 
+    @property
+    def tokens(self) -> ClientTokens:
+        """Checks the client tokens of `/history` as `/connect` does (revocations included)."""
+
+    @property
+    def broker_status(self) -> str:
+        """`/health`'s `broker`: `"memory"`, `"ok"` or `"unavailable"`."""
+
 
 _BEARER = "Bearer"
 """The `WWW-Authenticate` challenge of a 401: these endpoints take bearer tokens."""
@@ -100,6 +112,19 @@ def _verified(request: Request, verifier: Verifier, now: float) -> Grants | None
         return None
     try:
         return verifier.verify(token, now=now)
+    except TokenError as exc:
+        logger.debug("refused a token on %s: %s", request.url.path, exc)
+        return None
+
+
+def _client_grants(request: Request, tokens: ClientTokens) -> Grants | None:
+    """What the request's client token grants, checked as `/connect` checks it (revocations
+    included), or `None`."""
+    token = _bearer(request)
+    if token is None:
+        return None
+    try:
+        return tokens.verify(token)
     except TokenError as exc:
         logger.debug("refused a token on %s: %s", request.url.path, exc)
         return None
@@ -149,18 +174,28 @@ def routes(gateway: RoutesHost) -> list[Route]:
     """The HTTP routes of `gateway`."""
 
     async def publish(request: Request) -> JSONResponse:
-        return response(await _publish(gateway, request))
+        reply = await _publish(gateway, request)
+        if reply.status != 202:
+            gateway.stats.publish_refused(str(reply.body.get("error")))
+        return response(reply)
 
     async def history(request: Request) -> JSONResponse:
-        return response(await _history(gateway, request))
+        reply = await _history(gateway, request)
+        gateway.stats.history_read(reply.status == 200)
+        return response(reply)
 
     async def health(request: Request) -> JSONResponse:
-        return response(Reply(200, {"ok": True, "connections": gateway.stats.connections}))
+        # 503 while the shared broker is unreachable: a load balancer takes the node out.
+        status = gateway.broker_status
+        healthy = status != "unavailable"
+        body = {"ok": healthy, "connections": gateway.stats.connections, "broker": status}
+        return response(Reply(200 if healthy else 503, body))
 
     return [
         Route("/publish", publish, methods=["POST"]),
         Route("/history/{channel}", history, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
+        *static_routes(),
     ]
 
 
@@ -190,6 +225,11 @@ async def _publish(gateway: RoutesHost, request: Request) -> Reply:
         persist = known
     try:
         await gateway.broker.apublish(channel, _payload_text(data["payload"]), persist=persist)
+    except PublishError as exc:
+        # The broker could not take it (Redis unreachable): worth retrying, unlike a 500.
+        # Not logged each time: the broker logs its outage once.
+        logger.debug("publishing to %s failed: %s", channel, exc)
+        return unavailable()
     except Exception:
         logger.exception("publishing to %s failed", channel)
         return internal()
@@ -203,7 +243,7 @@ async def _history(gateway: RoutesHost, request: Request) -> Reply:
     )
     if isinstance(query, Reply):
         return query
-    grants = _verified(request, gateway.verifier, gateway.clock.time())
+    grants = _client_grants(request, gateway.tokens)
     if grants is None or not grants.allows(query.channel):
         return unauthorized(_BEARER)
     return await read_history(gateway.history, query)

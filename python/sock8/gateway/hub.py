@@ -1,10 +1,16 @@
 """The hub: which local connections receive which channel, over one broker subscription each.
 
 A channel's first local subscriber opens one `Broker` subscription for it; its last one closes
-it. A broker message is turned into its frame once, then offered to each subscriber's bounded
-queue without awaiting: the work per message is proportional to the channel's subscribers, and
+it. A broker message is turned into its frame's UTF-8 bytes once, then the same bytes are offered
+to each subscriber (written to its socket, or queued when the socket is backed up) without
+awaiting: the work per message is proportional to the channel's subscribers, and
 a slow subscriber costs the others nothing. Presence changes go out the same way, as
 `PresenceChange` items a subscriber's queue may merge with the changes still waiting there.
+
+With a shared presence store (several gateway nodes), this node's presence changes are not
+broadcast here: the store announces them through the broker, whose subscription hands every
+node's changes (this one's included) to `_Channel.relayed_presence`, so that every node offers
+a channel's changes in the same order.
 """
 
 from __future__ import annotations
@@ -12,15 +18,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from sock8._core import check_json
 from sock8.gateway.frames import channel_message
-from sock8.gateway.outbox import utf8_size
+from sock8.gateway.outbox import PresenceChange, encode
+from sock8.gateway.presence import PresenceEntry
 from sock8.publisher import Broker, Message, Subscription
-
-if TYPE_CHECKING:
-    from sock8.gateway.outbox import PresenceChange
 
 __all__ = ["Hub", "Sink"]
 
@@ -30,9 +35,9 @@ logger = logging.getLogger("sock8.gateway")
 class Sink(Protocol):
     """A hub subscriber: a connection's send queue."""
 
-    def offer(self, frame: str, size: int | None = None) -> None:
-        """Queue `frame`, of UTF-8 `size` (computed by the sink when `None`), without blocking;
-        on overflow, the sink closes itself.
+    def offer(self, frame: bytes) -> None:
+        """Send `frame` (UTF-8), or queue it, without blocking; on overflow, the sink closes
+        itself.
 
         Must neither await nor subscribe or unsubscribe anything synchronously (the hub is
         iterating its subscribers).
@@ -46,9 +51,11 @@ class Sink(Protocol):
 class _Channel:
     """One channel's local subscribers and its broker subscription."""
 
-    __slots__ = ("id_json", "sinks", "subscription")
+    __slots__ = ("channel", "count", "id_json", "sinks", "subscription")
 
-    def __init__(self, channel: str) -> None:
+    def __init__(self, channel: str, count: Callable[[int], object]) -> None:
+        self.channel = channel
+        self.count = count
         self.id_json = json.dumps(channel)
         # A dict keeps insertion order (deliveries go out in subscription order) and gives O(1)
         # removal.
@@ -66,14 +73,28 @@ class _Channel:
         except (ValueError, TypeError) as exc:
             logger.error("dropped a message for %s from the broker: %s", message.channel, exc)
             return
-        frame = channel_message(self.id_json, message.payload)
-        size = utf8_size(frame)
+        frame = encode(channel_message(self.id_json, message.payload))
         for sink in self.sinks:
-            sink.offer(frame, size)
+            sink.offer(frame)
+        # Once per message, not per frame: the metrics' deliveries.
+        self.count(len(self.sinks))
 
     def broadcast_presence(self, change: PresenceChange) -> None:
         for sink in self.sinks:
             sink.offer_presence(change)
+
+    def relayed_presence(self, identity: str, entry: Mapping[str, Any] | None) -> None:
+        """A presence change of any node, carried by the broker."""
+        if not self.sinks:
+            return
+        value = None
+        if entry is not None:
+            last_seen, data = entry.get("lastSeen"), entry.get("data")
+            if not isinstance(last_seen, int) or not isinstance(data, dict):
+                logger.error("dropped a malformed presence change for %s", self.channel)
+                return
+            value = PresenceEntry(True, last_seen, data)
+        self.broadcast_presence(PresenceChange(self.channel, identity, value))
 
 
 class Hub:
@@ -82,19 +103,36 @@ class Hub:
     Arguments:
         broker: where messages come from.
         loop: the loop the subscribers live on; the broker delivers there.
+        relayed: the presence store is shared: presence changes come from the broker's
+            subscriptions, and `broadcast_presence` leaves them to it.
+        count: called once per message with the number of subscribers it was offered to.
     """
 
-    def __init__(self, broker: Broker, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        relayed: bool = False,
+        count: Callable[[int], object] = int,
+    ) -> None:
         self._broker = broker
+        self._count = count
         self._loop = loop
+        self._relayed = relayed
         self._channels: dict[str, _Channel] = {}
 
     def add(self, channel: str, sink: Sink) -> None:
         """Deliver `channel` to `sink` from now on; idempotent."""
         entry = self._channels.get(channel)
         if entry is None:
-            entry = self._channels[channel] = _Channel(channel)
-            entry.subscription = self._broker.subscribe(channel, entry.deliver, loop=self._loop)
+            entry = self._channels[channel] = _Channel(channel, self._count)
+            if self._relayed:
+                entry.subscription = self._broker.subscribe(
+                    channel, entry.deliver, loop=self._loop, presence=entry.relayed_presence
+                )
+            else:
+                entry.subscription = self._broker.subscribe(channel, entry.deliver, loop=self._loop)
         entry.sinks[sink] = None
 
     def remove(self, channel: str, sink: Sink) -> None:
@@ -108,8 +146,20 @@ class Hub:
             if entry.subscription is not None:
                 entry.subscription.close()
 
+    async def ready(self, channel: str) -> None:
+        """Wait until the broker delivers `channel` to this node, when it can say (a shared
+        broker subscribes in the background, for a bounded time): a presence change announced
+        before that would miss this node's subscribers, its author included."""
+        entry = self._channels.get(channel)
+        ready = None if entry is None else getattr(entry.subscription, "ready", None)
+        if ready is not None:
+            await ready()
+
     def broadcast_presence(self, change: PresenceChange) -> None:
-        """Offer a presence change to the local subscribers of its channel."""
+        """Offer a presence change this node made to the local subscribers of its channel;
+        with a shared store (`relayed`), nothing: the broker brings it back like any node's."""
+        if self._relayed:
+            return
         entry = self._channels.get(change.channel)
         if entry is not None:
             entry.broadcast_presence(change)
@@ -118,6 +168,10 @@ class Hub:
         """How many local subscribers `channel` has."""
         entry = self._channels.get(channel)
         return 0 if entry is None else len(entry.sinks)
+
+    def channels(self) -> list[str]:
+        """The channels with local subscribers."""
+        return list(self._channels)
 
     def __len__(self) -> int:
         """How many channels have local subscribers (and so a broker subscription)."""

@@ -14,25 +14,23 @@ writer takes them:
 
 The bound is in bytes: the UTF-8 size of what waits (a batch counts the frames of the changes it
 holds), plus, when the queue is not empty, what the server's transport still buffers (`buffered`,
-when the ASGI server lets it be read). An item that would take the total past the limit is
+as its transport tells). An item that would take the total past the limit is
 refused (the connection is then a slow consumer), except into an empty queue: one frame larger
 than the limit is still sent to a client that keeps up.
 
-It is a deque with a single wake-up: the writer waits on a future only when the queue is empty,
-and takes everything queued before it waits again. Only the connection's writer takes items;
-everything else puts without awaiting.
+Frames are UTF-8 bytes (one message's bytes are shared by every connection that queues them).
+Nothing here awaits: the session takes items when its transport can take them again.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Callable
 
 from sock8.gateway.frames import dumps
 from sock8.gateway.presence import PresenceEntry
 
-__all__ = ["Outbox", "PresenceChange", "utf8_size"]
+__all__ = ["Outbox", "PresenceChange", "encode", "utf8_size"]
 
 
 def utf8_size(frame: str) -> int:
@@ -40,11 +38,16 @@ def utf8_size(frame: str) -> int:
     return len(frame) if frame.isascii() else len(frame.encode())
 
 
+def encode(frame: str) -> bytes:
+    """A frame's UTF-8 bytes, as a transport writes them."""
+    return frame.encode()
+
+
 class PresenceChange:
     """One identity's presence change on one channel, as broadcast to the channel's subscribers.
 
-    Its frame is written on first use and shared by every connection that sends it unmerged: a
-    change is serialized once, whatever the number of subscribers.
+    Its frame is written and encoded on first use and shared by every connection that sends it
+    unmerged: a change is serialized once, whatever the number of subscribers.
 
     Arguments:
         channel: the channel's wire id.
@@ -52,27 +55,24 @@ class PresenceChange:
         entry: the identity's whole new entry; `None` when the identity left.
     """
 
-    __slots__ = ("_frame", "_size", "channel", "entry", "identity")
+    __slots__ = ("_frame", "channel", "entry", "identity")
 
     def __init__(self, channel: str, identity: str, entry: PresenceEntry | None) -> None:
         self.channel = channel
         self.identity = identity
         self.entry = entry
-        self._frame: str | None = None
-        self._size = -1
+        self._frame: bytes | None = None
 
     @property
     def size(self) -> int:
         """The UTF-8 size of `frame`, what a waiting change counts in a queue."""
-        if self._size < 0:
-            self._size = utf8_size(self.frame)
-        return self._size
+        return len(self.frame)
 
     @property
-    def frame(self) -> str:
-        """The `presenceUpdate` frame carrying only this change."""
+    def frame(self) -> bytes:
+        """The `presenceUpdate` frame carrying only this change, UTF-8."""
         if self._frame is None:
-            self._frame = _presence_update(self.channel, [self])
+            self._frame = encode(_presence_update(self.channel, [self]))
         return self._frame
 
     def __repr__(self) -> str:
@@ -105,27 +105,28 @@ class _PresenceBatch:
         self.changes = {change.identity: change}
         self.size = change.size
 
-    def frame(self) -> str:
+    def frame(self) -> bytes:
         if len(self.changes) == 1:
             (change,) = self.changes.values()
             return change.frame
-        return _presence_update(self.channel, list(self.changes.values()))
+        return encode(_presence_update(self.channel, list(self.changes.values())))
 
 
 class _Notice:
     __slots__ = ("frame", "kind", "size")
 
-    def __init__(self, kind: str, frame: str) -> None:
+    def __init__(self, kind: str, frame: bytes) -> None:
         self.kind = kind
         self.frame = frame
-        self.size = utf8_size(frame)
+        self.size = len(frame)
 
 
-_Item = str | _PresenceBatch | _Notice
+_Frame = bytes
+_Item = _Frame | _PresenceBatch | _Notice
 
 
 class Outbox:
-    """A queue of frames for one connection's writer, bounded in bytes (see the module).
+    """A queue of frames for one connection, bounded in bytes (see the module).
 
     Every `put...` returns `False` when the item does not fit (the connection is then a slow
     consumer); a merged presence change or a notice left out takes no place, and returns `True`.
@@ -136,21 +137,12 @@ class Outbox:
             queue is not empty; `None` when it cannot be read.
     """
 
-    __slots__ = (
-        "_below",
-        "_buffered",
-        "_bytes",
-        "_drained",
-        "_items",
-        "_limit",
-        "_notices",
-        "_open",
-        "_sizes",
-        "_waiter",
-    )
+    __slots__ = ("_buffered", "_bytes", "_limit", "_notices", "_open", "_sizes", "items")
 
     def __init__(self, limit: int, buffered: Callable[[], int] | None = None) -> None:
-        self._items: deque[_Item] = deque()
+        self.items: deque[_Item] = deque()
+        """What waits, in order; read-only outside (a truth test is the cheapest "is anything
+        waiting?" on the delivery path)."""
         # Each item's size when it was queued (a batch's grows in the batch itself).
         self._sizes: deque[int] = deque()
         self._bytes = 0
@@ -159,11 +151,6 @@ class Outbox:
         # Batches that may still take changes: waiting, with only presence queued after them.
         self._open: dict[str, _PresenceBatch] = {}
         self._notices: set[str] = set()
-        # The writer's wake-up, only while it waits on an empty queue.
-        self._waiter: asyncio.Future[None] | None = None
-        # The reader's, only while it waits for the queue to fall to `_below` bytes.
-        self._drained: asyncio.Future[None] | None = None
-        self._below = 0
 
     @property
     def bytes(self) -> int:
@@ -176,7 +163,7 @@ class Outbox:
         return self._limit
 
     def _fits(self, size: int) -> bool:
-        if not self._items:
+        if not self.items:
             return True
         total = self._bytes + size
         if self._buffered is not None:
@@ -184,19 +171,13 @@ class Outbox:
         return total <= self._limit
 
     def _append(self, item: _Item, size: int) -> None:
-        self._items.append(item)
+        self.items.append(item)
         self._sizes.append(size)
         self._bytes += size
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
 
-    def put(self, frame: str, size: int | None = None) -> bool:
-        """Queue a written frame; `size` is its UTF-8 size when the caller knows it."""
-        if size is None:
-            size = utf8_size(frame)
+    def put(self, frame: _Frame) -> bool:
+        """Queue a written frame."""
+        size = len(frame)
         if not self._fits(size):
             return False
         self._append(frame, size)
@@ -225,7 +206,7 @@ class Outbox:
         self._open[change.channel] = batch
         return True
 
-    def put_notice(self, kind: str, frame: str) -> bool:
+    def put_notice(self, kind: str, frame: _Frame) -> bool:
         """Queue `frame` unless a notice of the same `kind` is still waiting unsent."""
         if kind in self._notices:
             return True
@@ -237,14 +218,14 @@ class Outbox:
         self._open.clear()
         return True
 
-    def take(self) -> str | None:
-        """The next frame to send, or `None` when the queue is empty. For the writer only."""
-        if not self._items:
+    def take(self) -> _Frame | None:
+        """The next frame to send, or `None` when the queue is empty."""
+        if not self.items:
             return None
-        item = self._items.popleft()
+        item = self.items.popleft()
         size = self._sizes.popleft()
         # What is taken can no longer be merged into or deduplicated.
-        if isinstance(item, str):
+        if isinstance(item, bytes):
             frame = item
         elif isinstance(item, _Notice):
             self._notices.discard(item.kind)
@@ -255,57 +236,23 @@ class Outbox:
             frame = item.frame()
             size = item.size
         self._bytes -= size
-        if self._drained is not None and self._bytes <= self._below:
-            self._wake_reader()
         return frame
-
-    async def wait(self) -> None:
-        """Return once something is queued. For the writer only."""
-        if self._items:
-            return
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-
-    async def get(self) -> str:
-        """The next frame to send; waits for one. For the writer only."""
-        while True:
-            frame = self.take()
-            if frame is not None:
-                return frame
-            await self.wait()
-
-    async def drained(self, below: int) -> None:
-        """Return once at most `below` bytes wait: the reader's backpressure. For one reader."""
-        if self._bytes <= below:
-            return
-        self._below = below
-        drained = self._drained = asyncio.get_running_loop().create_future()
-        try:
-            await drained
-        finally:
-            self._drained = None
-
-    def _wake_reader(self) -> None:
-        drained = self._drained
-        self._drained = None
-        if drained is not None and not drained.done():
-            drained.set_result(None)
 
     def clear(self) -> None:
         """Drop everything waiting (a slow consumer's queue, once it is being closed)."""
-        self._items.clear()
+        self.items.clear()
         self._sizes.clear()
         self._open.clear()
         self._notices.clear()
         self._bytes = 0
-        self._wake_reader()
+
+    def __bool__(self) -> bool:
+        """Whether anything waits."""
+        return bool(self.items)
 
     def __len__(self) -> int:
         """How many items wait (a batch counts once)."""
-        return len(self._items)
+        return len(self.items)
 
     def __repr__(self) -> str:
-        return f"<Outbox {len(self._items)} items, {self._bytes}/{self._limit} bytes>"
+        return f"<Outbox {len(self.items)} items, {self._bytes}/{self._limit} bytes>"

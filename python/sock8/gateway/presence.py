@@ -6,20 +6,28 @@ stops being one when it unsubscribes, loses the grant on refresh, or disconnects
 removed when the identity's last member connection leaves.
 
 `PresenceStore` is the interface the gateway talks to; `MemoryPresence` is the embedded store of
-a one-process gateway. A shared store (Redis) implements the same three calls.
+a one-process gateway, whose changes the gateway broadcasts to its own subscribers. A store shared
+by several gateway nodes (`sock8.redis.RedisPresence`) is a `SharedPresenceStore`: it announces
+every change it makes (and every expired entry it cleans) through the broker, which hands it to
+the subscribers of every node, this one included, in one order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from sock8.gateway.clock import Clock
+    from sock8.publisher import Broker
 
 __all__ = [
     "UNSAFE_KEYS",
     "MemoryPresence",
     "PresenceEntry",
     "PresenceStore",
+    "SharedPresenceStore",
     "Validate",
     "unsafe_key",
 ]
@@ -99,6 +107,24 @@ class PresenceStore(Protocol):
 
     async def state(self, channel: str) -> dict[str, PresenceEntry]:
         """Every entry of `channel`, by identity."""
+
+
+@runtime_checkable
+class SharedPresenceStore(PresenceStore, Protocol):
+    """A presence store shared by several gateway nodes. Its changes reach subscribers through
+    the broker (`Broker.subscribe(..., presence=...)`), so the gateway does not broadcast them
+    itself; entries of connections whose node stopped refreshing them expire."""
+
+    def carried_by(self, broker: Broker) -> bool:
+        """Whether `broker`'s subscriptions carry this store's announcements."""
+
+    async def start(self, clock: Clock, channels: Callable[[], Iterable[str]]) -> None:
+        """Start keeping this node's entries alive and cleaning expired ones, on the running
+        loop, at `clock`'s time; `channels()` gives the channels with local subscribers,
+        whose expired entries this node cleans (and announces)."""
+
+    async def stop(self) -> None:
+        """Stop the timers and close the connections."""
 
 
 @dataclass(slots=True)

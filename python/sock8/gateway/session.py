@@ -1,16 +1,25 @@
 """One client connection: authentication, subscriptions, presence, refresh and expiry.
 
-A session runs two tasks besides the ASGI one: a reader, which handles client frames in order,
-and a writer, the only coroutine that sends, which drains the session's queue (an `Outbox`,
-bounded in bytes). Everything else (the hub's fan-out, timers, presence updates) only *offers*
-frames to that queue, so that nothing ever waits on this client. A connection whose unsent bytes
-would pass `send_buffer` is a slow consumer: its queue is dropped, and it is sent the
-`slow_consumer` error and closed with 4008 (or dropped, if it does not take them within
-`close_timeout`). The reader stops reading while more than `_read_pause` bytes wait unsent, so
-that the replies to a burst of requests never make a reading client a slow consumer: the client's
-own requests then wait in TCP, as for any busy server. Any ending (client gone, bad frame,
-expiry, overflow, refused refresh) goes through `close()`, and every per-connection structure is
-released in the one `finally` of `run()`.
+A session knows nothing of the server that carries it: it talks to a `Transport`
+(gateway/transport.py), which hands it each client frame (`received`) and tells it when its
+buffer has drained (`resume_writing`) and when the connection is gone (`lost`).
+
+Sending never awaits. While the transport is `writable`, a frame is written at once (the same
+bytes object for every subscriber of a message); once the socket is backed up, frames wait in
+the session's `Outbox` (presence changes coalesced, notices not repeated) and are written when
+the transport drains. A connection whose unsent bytes (the transport's buffer plus the outbox)
+would pass `send_buffer` is a slow consumer: its outbox is dropped, and it is sent the
+`slow_consumer` error and closed with 4008 behind what its transport holds, or dropped if it does
+not take them within `close_timeout`.
+
+Requests are handled in order, as they arrive, without a task of their own: a handler runs to
+its end synchronously unless it waits on the presence store, and only then does the rest of it
+(and the requests that arrive meanwhile, held in order) run in a task. Reading stops while the
+replies wait unsent (the socket is backed up) or while a request waits for an earlier one: the
+client's requests then wait in TCP, as for any busy server, so replies to a burst of requests
+never make a reading client a slow consumer. Any ending (client gone, bad frame, expiry,
+overflow, refused refresh) goes through `close()`, and every per-connection structure is released
+by one teardown task.
 
 Requests after `auth` are rate limited per connection (`TokenBucket`s on the gateway's clock): a
 refused one gets a `rate_limited` error, sent as a notice that is not repeated while one waits.
@@ -22,14 +31,14 @@ rules, limits and counters, and `forget` for its end; the hub it is given on its
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import types
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
-from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sock8._core import Grants, Verifier
 from sock8.errors import TokenError
@@ -49,15 +58,18 @@ from sock8.gateway.frames import (
     Unsubscribe,
 )
 from sock8.gateway.limits import Limits
-from sock8.gateway.outbox import Outbox, PresenceChange
+from sock8.gateway.outbox import Outbox, PresenceChange, encode
 from sock8.gateway.presence import PresenceStore
 from sock8.gateway.ratelimit import TokenBucket
 from sock8.gateway.rules import ChannelRules
-from sock8.gateway.stats import GatewayStats
+from sock8.gateway.stats import GatewayStats, refusal_reason
+from sock8.logs import connection_fields
 
 if TYPE_CHECKING:
     from sock8.gateway.clock import Clock, Timer
     from sock8.gateway.hub import Hub
+    from sock8.gateway.tokens import ClientTokens
+    from sock8.gateway.transport import Transport
 
 __all__ = ["Session", "SessionHost"]
 
@@ -74,31 +86,33 @@ def _invalid(exc: ValueError) -> str:
     return str(exc)
 
 
-READ_PAUSE_BYTES = 64 * 1024
-"""The reader waits while more than this (or a quarter of `send_buffer`, if less) waits unsent."""
+_OUTPUT = 1
+"""A reason to stop reading: replies wait unsent."""
+_WORK = 2
+"""A reason to stop reading: a request waits for an earlier one still being handled."""
 
 
-def _write_buffer(websocket: WebSocket) -> Callable[[], int] | None:
-    """How to read the server's write buffer of this connection, if the ASGI server lets it.
+@types.coroutine
+def _resume(coroutine: Coroutine[Any, Any, None], pending: Any) -> Generator[Any, Any, None]:
+    """Carry on, inside a task, a coroutine that was started outside one and is suspended on
+    `pending` (what it yielded: a future, or `None` for a bare yield).
 
-    Not part of ASGI: uvicorn's protocols (websockets, websockets-sansio, wsproto) give the app a
-    bound method of the protocol as `send`, and the protocol holds its asyncio transport;
-    Starlette wraps `send` in closures. Elsewhere, `None`: only the queue counts.
+    The task waits on `pending` as if the coroutine had been its own from the start, and every
+    later suspension, result or exception (cancellation included) passes straight through.
     """
-    pending: list[object] = [websocket._send]  # Starlette keeps no public one
-    for _ in range(8):
-        if not pending:
-            break
-        send = pending.pop()
-        transport = getattr(getattr(send, "__self__", None), "transport", None)
-        size = getattr(transport, "get_write_buffer_size", None)
-        if callable(size):
-            return size  # type: ignore[no-any-return]
-        for cell in getattr(send, "__closure__", None) or ():
-            with contextlib.suppress(ValueError):
-                if callable(cell.cell_contents):
-                    pending.append(cell.cell_contents)
-    return None
+    while True:
+        try:
+            yield pending
+        except BaseException as exc:
+            try:
+                pending = coroutine.throw(exc)
+            except StopIteration:
+                return
+            continue
+        try:
+            pending = coroutine.send(None)
+        except StopIteration:
+            return
 
 
 class SessionHost(Protocol):
@@ -128,124 +142,154 @@ class SessionHost(Protocol):
     def stats(self) -> GatewayStats:
         """The counters a session adds to: slow consumers, rate-limited requests."""
 
+    @property
+    def tokens(self) -> ClientTokens:
+        """Verifies the `auth` and `refresh` tokens: the verifier, then revocations."""
+
     def forget(self, session: Session) -> None:
         """Called once by the session's teardown."""
 
 
 class Session:
-    """One WebSocket connection to the gateway. Internal: `Gateway` creates and runs it."""
+    """One WebSocket connection to the gateway. Internal: `Gateway` creates it for a transport."""
 
     __slots__ = (
-        "_close_code",
-        "_close_frame",
         "_closing",
         "_deadline",
-        "_disconnected",
-        "_ended",
+        "_end",
         "_expiry",
         "_gateway",
         "_hub",
         "_members",
         "_outbox",
+        "_paused",
         "_presence_limit",
-        "_read_pause",
-        "_reader",
         "_request_limit",
         "_subscribed",
-        "_websocket",
-        "_writer",
+        "_transport",
+        "_waiting",
+        "_work",
         "grants",
         "id",
     )
 
-    def __init__(self, gateway: SessionHost, websocket: WebSocket, hub: Hub) -> None:
+    def __init__(self, gateway: SessionHost, transport: Transport, hub: Hub) -> None:
         self._gateway = gateway
-        self._websocket = websocket
+        self._transport = transport
         self._hub = hub
         self.id = uuid.uuid4().hex
         """This connection's id: its presence membership key."""
         self.grants: Grants | None = None
         """What the current token grants; `None` until the `auth` frame is verified."""
         limits = gateway.limits
-        self._outbox = Outbox(limits.send_buffer, _write_buffer(websocket))
-        self._read_pause = min(READ_PAUSE_BYTES, limits.send_buffer // 4)
+        self._outbox = Outbox(limits.send_buffer, transport.buffered)
         now = gateway.clock.time()
         self._request_limit = TokenBucket(limits.request_rate, limits.request_burst, now)
         self._presence_limit = TokenBucket(limits.presence_rate, limits.presence_burst, now)
         self._subscribed: set[str] = set()
         self._members: set[str] = set()
         self._closing = False
-        self._close_code: int | None = None
-        self._close_frame: str | None = None
-        self._disconnected = False
-        self._ended = asyncio.Event()
+        self._paused = 0
         self._deadline: Timer | None = None
         self._expiry: Timer | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        # The request being handled in a task (it waits on the presence store), and the ones
+        # that arrived meanwhile; `None` when there are none, the common case.
+        self._work: asyncio.Task[None] | None = None
+        self._waiting: deque[str | None] | None = None
+        self._end: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        """Bytes this connection has not taken yet: the outbox and the transport's buffer."""
+        return self._outbox.bytes + self._transport.buffered()
 
     # Called by the hub, timers and handlers: never await, never block.
 
-    def offer(self, frame: str, size: int | None = None) -> None:
-        """Queue `frame` (of UTF-8 `size`, when known) for the writer; past `send_buffer`, the
-        connection is closed with 4008."""
-        if not self._closing and not self._outbox.put(frame, size):
+    def offer(self, frame: bytes) -> None:
+        """Write `frame` (UTF-8), or queue it while the socket is backed up; past
+        `send_buffer`, the connection is closed with 4008."""
+        if self._closing:
+            return
+        outbox = self._outbox
+        if not outbox.items and self._transport.writable:
+            self._transport.write(frame)
+        elif not outbox.put(frame):
             self._overflow()
 
     def offer_presence(self, change: PresenceChange) -> None:
-        """Queue a presence change, merged with the channel's changes still waiting (see
-        `Outbox`); past `send_buffer`, the connection is closed with 4008."""
-        if not self._closing and not self._outbox.put_presence(change):
+        """Write a presence change, or queue it merged with the channel's changes still waiting
+        (see `Outbox`); past `send_buffer`, the connection is closed with 4008."""
+        if self._closing:
+            return
+        outbox = self._outbox
+        if not outbox and self._transport.writable:
+            self._transport.write(change.frame)
+        elif not outbox.put_presence(change):
             self._overflow()
 
+    def _reply(self, frame: str) -> None:
+        self.offer(encode(frame))
+
     def _notice(self, kind: str, frame: str) -> None:
-        if not self._closing and not self._outbox.put_notice(kind, frame):
+        if self._closing:
+            return
+        outbox = self._outbox
+        if not outbox and self._transport.writable:
+            self._transport.write(encode(frame))
+        elif not outbox.put_notice(kind, encode(frame)):
             self._overflow()
 
     def _overflow(self) -> None:
         self._gateway.stats.slow_consumers += 1
-        logger.info("closing a slow consumer (%s): its send buffer is full", self._who())
-        # Lost anyway: the memory is released now, and the error goes out next.
-        self._outbox.clear()
+        logger.info(
+            "closing a slow consumer (%s): its send buffer is full",
+            self._who(),
+            extra=self._fields("slow_consumer"),
+        )
         self.close(
             CLOSE_SLOW_CONSUMER,
             frames.error("slow_consumer", "the send queue overflowed; messages were lost"),
         )
 
     def close(self, code: int | None, frame: str | None = None) -> None:
-        """End the session: send `frame` (an error) and close with `code`, or just stop when
-        `code` is `None` (the client is gone). Only the first call counts."""
+        """End the session: send `frame` (an error) and close with `code` behind what the
+        transport holds, or drop the connection when `code` is `None` (the client is gone).
+        Only the first call counts."""
         if self._closing:
             return
         self._closing = True
-        self._close_code = code
-        self._close_frame = frame
-        # `offer` drops everything from now on. The hub itself is left in the teardown: this
-        # may run inside the hub's fan-out loop, which must not see its subscribers change.
-        self._ended.set()
+        # `offer` drops everything from now on, and what waits is lost anyway: its memory is
+        # released now.
+        self._outbox.clear()
+        if code is None:
+            self._transport.abort()
+        else:
+            self._transport.close(code, None if frame is None else encode(frame))
+        # The hub itself is left in the teardown: this may run inside the hub's fan-out loop,
+        # which must not see its subscribers change.
+        self._end = asyncio.get_running_loop().create_task(self._teardown())
+
+    async def wait_closed(self) -> None:
+        """Return once the session has ended and released everything (after `close`)."""
+        if self._end is not None:
+            await asyncio.shield(self._end)
 
     # The connection's life.
 
-    def arm(self) -> None:
-        """Start the auth deadline; called before the socket is accepted, so that the deadline
-        exists as soon as the client sees the connection open."""
+    def arm(self, opened_at: float | None = None) -> None:
+        """Start the auth deadline, counted from `opened_at` (the gateway's time when the
+        upgrade was accepted; default now). Called before the client can see the connection
+        open, or given the time from before then: a client that is told the connection is open
+        must find the deadline running from that moment."""
         clock = self._gateway.clock
+        start = clock.time() if opened_at is None else opened_at
         self._deadline = clock.call_at(
-            clock.time() + self._gateway.limits.auth_timeout, self._auth_timeout
+            start + self._gateway.limits.auth_timeout, self._auth_timeout
         )
-
-    async def run(self) -> None:
-        """Accept the socket and serve the connection until it ends; `arm` first."""
-        try:
-            await self._websocket.accept()
-            self._writer = asyncio.create_task(self._write())
-            self._reader = asyncio.create_task(self._read())
-            await self._ended.wait()
-        finally:
-            await self._teardown()
 
     def _auth_timeout(self) -> None:
         if self.grants is None:
+            self._gateway.stats.connected("auth_timeout")
             self.close(CLOSE_UNAUTHORIZED, frames.error("auth_timeout", "no auth frame in time"))
 
     def _expire(self) -> None:
@@ -253,51 +297,101 @@ class Session:
             CLOSE_UNAUTHORIZED, frames.error("expired", "the token expired; refresh it before exp")
         )
 
-    async def _read(self) -> None:
-        gateway = self._gateway
-        receive = self._websocket.receive
-        outbox = self._outbox
-        pause = self._read_pause
-        try:
-            while not self._closing:
-                event = await receive()
-                if event["type"] == "websocket.disconnect":
-                    self._disconnected = True
-                    self.close(None)
-                    return
-                try:
-                    frame = frames.parse_client_frame(
-                        event.get("text"), gateway.limits.max_frame_bytes
-                    )
-                except BadFrame as exc:
-                    self.close(CLOSE_BAD_FRAME, frames.error("bad_frame", str(exc)))
-                    return
-                await self._handle(frame)
-                if outbox.bytes > pause:
-                    # The server may hand over buffered frames without yielding: let the writer
-                    # send the replies before reading more (TCP holds the client's requests).
-                    await outbox.drained(pause)
-        except Exception:
-            if not self._closing:
-                logger.exception("a connection's reader failed (%s)", self._who())
-                self.close(CLOSE_INTERNAL, frames.error("internal", "gateway error; reconnect"))
+    # What the transport calls.
 
-    async def _write(self) -> None:
+    def received(self, text: str | None) -> None:
+        """Handle one client frame (`None`: a binary one), after the ones before it."""
+        if self._closing:
+            return
+        if self._work is not None:
+            # An earlier request waits on the presence store: this one waits its turn, and no
+            # more are read meanwhile.
+            if self._waiting is None:
+                self._waiting = deque()
+            self._waiting.append(text)
+            self._pause(_WORK)
+            return
+        frame = self._parse(text)
+        if frame is not None:
+            coroutine = self._handle(frame)
+            try:
+                # Most requests never wait: they run to their end right here.
+                pending = coroutine.send(None)
+            except StopIteration:
+                pass
+            except Exception:
+                self._failed()
+            else:
+                self._work = asyncio.get_running_loop().create_task(
+                    self._finish(coroutine, pending)
+                )
+        self._push_back()
+
+    def resume_writing(self) -> None:
+        """Write what waits in the outbox while the transport takes it; read again once all
+        of it is written."""
         outbox = self._outbox
-        send = self._websocket.send
-        take = outbox.take
+        transport = self._transport
+        while transport.writable:
+            frame = outbox.take()
+            if frame is None:
+                break
+            transport.write(frame)
+        if self._paused & _OUTPUT and not outbox and transport.writable:
+            self._resume(_OUTPUT)
+
+    def lost(self) -> None:
+        """The connection is gone: end the session."""
+        self.close(None)
+
+    def _push_back(self) -> None:
+        if not self._paused & _OUTPUT and (self._outbox or not self._transport.writable):
+            self._pause(_OUTPUT)
+
+    def _pause(self, reason: int) -> None:
+        if not self._paused:
+            self._transport.pause_reading()
+        self._paused |= reason
+
+    def _resume(self, reason: int) -> None:
+        self._paused &= ~reason
+        if not self._paused and not self._closing:
+            self._transport.resume_reading()
+
+    def _parse(self, text: str | None) -> ClientFrame | None:
         try:
-            while True:
-                # One wake-up, everything queued sent.
-                frame = take()
-                while frame is not None:
-                    await send({"type": "websocket.send", "text": frame})
-                    frame = take()
-                await outbox.wait()
+            return frames.parse_client_frame(text, self._gateway.limits.max_frame_bytes)
+        except BadFrame as exc:
+            if self.grants is None and not self._closing:
+                self._gateway.stats.connected("bad_frame")
+            self.close(CLOSE_BAD_FRAME, frames.error("bad_frame", str(exc)))
+            return None
+
+    def _failed(self) -> None:
+        if not self._closing:
+            logger.exception(
+                "handling a request failed (%s)", self._who(), extra=self._fields("internal")
+            )
+            self.close(CLOSE_INTERNAL, frames.error("internal", "gateway error; reconnect"))
+
+    async def _finish(self, coroutine: Coroutine[Any, Any, None], pending: Any) -> None:
+        """The rest of a request that waits, then the requests that arrived meanwhile."""
+        try:
+            await _resume(coroutine, pending)
+            while self._waiting and not self._closing:
+                frame = self._parse(self._waiting.popleft())
+                if frame is not None:
+                    await self._handle(frame)
+                self._push_back()
+        except asyncio.CancelledError:
+            raise
         except Exception:
-            # The client went away mid-send (WebSocketDisconnect, ClientDisconnected, ...).
-            self._disconnected = True
-            self.close(None)
+            self._failed()
+        finally:
+            self._work = None
+            self._waiting = None
+            if self._paused & _WORK:
+                self._resume(_WORK)
 
     async def _handle(self, frame: ClientFrame) -> None:
         grants = self.grants
@@ -305,6 +399,7 @@ class Session:
             if isinstance(frame, Auth):
                 self._authenticate(frame.token)
             else:
+                self._gateway.stats.connected("bad_frame")
                 self.close(
                     CLOSE_BAD_FRAME, frames.error("bad_frame", "the first frame must be auth")
                 )
@@ -322,19 +417,23 @@ class Session:
                     if channel not in self._subscribed:
                         self._subscribed.add(channel)
                         self._hub.add(channel, self)
-                    self.offer(frames.dumps({"event": "subscribed", "channel": channel}))
+                    self._reply(frames.dumps({"event": "subscribed", "channel": channel}))
             case Unsubscribe(channel):
                 if channel in self._subscribed:
                     self._subscribed.discard(channel)
                     self._hub.remove(channel, self)
                 await self._leave_presence(channel)
-                self.offer(frames.dumps({"event": "unsubscribed", "channel": channel}))
+                self._reply(frames.dumps({"event": "unsubscribed", "channel": channel}))
             case SetPresence(channel, data):
                 await self._set_presence(grants, channel, data)
             case GetPresence(channel):
                 if self._allowed(grants, channel) and self._has_presence(channel):
-                    state = await self._gateway.presence.state(channel)
-                    self.offer(
+                    try:
+                        state = await self._gateway.presence.state(channel)
+                    except Exception as exc:
+                        self._unavailable(channel, exc)
+                        return
+                    self._reply(
                         frames.dumps(
                             {
                                 "event": "presenceState",
@@ -363,25 +462,33 @@ class Session:
 
     # Tokens.
 
-    def _verify(self, token: str) -> Grants | str:
+    def _verify(self, token: str) -> Grants | TokenError:
         try:
-            return self._gateway.verifier.verify(token, now=self._gateway.clock.time())
+            return self._gateway.tokens.verify(token)
         except TokenError as exc:
-            return str(exc)
+            return exc
 
     def _authenticate(self, token: str) -> None:
         grants = self._verify(token)
-        if isinstance(grants, str):
-            logger.debug("refused a token: %s", grants)
-            self.close(CLOSE_UNAUTHORIZED, frames.error("unauthorized", grants))
+        if isinstance(grants, TokenError):
+            self._gateway.stats.connected("unauthorized", grants)
+            reason = refusal_reason(grants)
+            logger.debug("refused a token: %s", grants, extra=self._fields("unauthorized", reason))
+            self.close(CLOSE_UNAUTHORIZED, frames.error("unauthorized", str(grants)))
             return
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
         self.grants = grants
+        self._gateway.stats.connected("ok")
         self._schedule_expiry(grants)
-        # The welcome is queued before any channel is joined, so it is the first frame.
-        self.offer(
+        # Joined before the welcome is written (it may reach the socket at once): a client that
+        # has its welcome receives whatever is published from then on. The welcome is still the
+        # first frame: brokers deliver in later callbacks of the loop, never inside `add`.
+        for channel in grants.channels:
+            self._subscribed.add(channel)
+            self._hub.add(channel, self)
+        self._reply(
             frames.dumps(
                 {
                     "event": "welcome",
@@ -391,18 +498,19 @@ class Session:
                 }
             )
         )
-        for channel in grants.channels:
-            self._subscribed.add(channel)
-            self._hub.add(channel, self)
 
     async def _refresh(self, current: Grants, token: str) -> None:
         grants = self._verify(token)
-        if isinstance(grants, str):
+        if isinstance(grants, TokenError):
+            self._gateway.stats.refreshed(False)
+            reason = refusal_reason(grants)
+            logger.debug("refused a refresh: %s", grants, extra=self._fields("refresh", reason))
             self.close(
                 CLOSE_UNAUTHORIZED, frames.error("unauthorized", f"refresh refused: {grants}")
             )
             return
         if grants.identity != current.identity:
+            self._gateway.stats.refreshed(False)
             self.close(
                 CLOSE_UNAUTHORIZED,
                 frames.error("unauthorized", "refresh refused: the token is for another identity"),
@@ -410,6 +518,7 @@ class Session:
             return
         if grants.issued_at < current.issued_at:
             # An older token may still grant a channel the app has taken away since.
+            self._gateway.stats.refreshed(False)
             self.close(
                 CLOSE_UNAUTHORIZED,
                 frames.error(
@@ -427,10 +536,11 @@ class Session:
             self._subscribed.add(channel)
             self._hub.add(channel, self)
         self.grants = grants
+        self._gateway.stats.refreshed(True)
         self._schedule_expiry(grants)
         for channel in [channel for channel in self._members if not grants.allows(channel)]:
             await self._leave_presence(channel)
-        self.offer(
+        self._reply(
             frames.dumps(
                 {
                     "event": "refreshed",
@@ -453,13 +563,13 @@ class Session:
     def _allowed(self, grants: Grants, channel: str) -> bool:
         if grants.allows(channel):
             return True
-        self.offer(frames.error("forbidden", "channel not granted", channel))
+        self._reply(frames.error("forbidden", "channel not granted", channel))
         return False
 
     def _has_presence(self, channel: str) -> bool:
         if self._gateway.rules.presence_allowed(channel):
             return True
-        self.offer(frames.error("forbidden", "channel has no presence", channel))
+        self._reply(frames.error("forbidden", "channel has no presence", channel))
         return False
 
     async def _set_presence(self, grants: Grants, channel: str, data: dict[str, Any]) -> None:
@@ -468,7 +578,7 @@ class Session:
         if channel not in self._subscribed:
             # A connection that does not receive the channel has no business in its presence:
             # it would broadcast to a room it does not listen to.
-            self.offer(
+            self._reply(
                 frames.error("not_subscribed", "subscribe to the channel to set presence", channel)
             )
             return
@@ -477,6 +587,8 @@ class Session:
         # Recorded before the await: a teardown that interrupts the update still leaves.
         self._members.add(channel)
         try:
+            # A shared store announces the change through the broker: this node must hear it.
+            await self._hub.ready(channel)
             entry = await gateway.presence.update(
                 channel,
                 grants.identity,
@@ -488,15 +600,34 @@ class Session:
         except ValueError as exc:
             if not was_member:
                 self._members.discard(channel)
-            self.offer(frames.error("invalid_presence", _invalid(exc), channel))
+            self._reply(frames.error("invalid_presence", _invalid(exc), channel))
+            return
+        except Exception as exc:
+            # A shared store out of reach: the connection stays, the request fails. Still a
+            # member: the update may have landed, and leaving later is harmless if not.
+            self._unavailable(channel, exc)
             return
         self._hub.broadcast_presence(PresenceChange(channel, grants.identity, entry))
+
+    def _unavailable(self, channel: str, exc: Exception) -> None:
+        # Debug only: a store that is down fails every request; the store logs its outage.
+        logger.debug(
+            "the presence store failed (%s): %s", self._who(), exc, extra=self._fields("presence")
+        )
+        self._reply(frames.error("unavailable", "presence is unavailable; retry later", channel))
 
     async def _leave_presence(self, channel: str) -> None:
         if channel not in self._members or self.grants is None:
             return
         identity = self.grants.identity
-        removed = await self._gateway.presence.leave(channel, identity, self.id)
+        try:
+            removed = await self._gateway.presence.leave(channel, identity, self.id)
+        except Exception as exc:
+            # A shared store out of reach forgets the member; its entry expires there.
+            logger.debug(
+                "leaving presence failed (%s): %s", self._who(), exc, extra=self._fields("presence")
+            )
+            removed = False
         # Forgotten after the await: an interrupted leave is retried by the teardown.
         self._members.discard(channel)
         if removed:
@@ -510,34 +641,29 @@ class Session:
         self._subscribed.clear()
 
     async def _teardown(self) -> None:
-        gateway = self._gateway
-        self._closing = True
         self._leave_hub()
         for timer in (self._deadline, self._expiry):
             if timer is not None:
                 timer.cancel()
         self._deadline = self._expiry = None
-        tasks = [task for task in (self._reader, self._writer) if task is not None]
-        for task in tasks:
-            task.cancel()
-        # Wait for them so that no task outlives the connection; their errors were handled.
-        await asyncio.gather(*tasks, return_exceptions=True)
+        work = self._work
+        if work is not None and work is not asyncio.current_task():
+            work.cancel()
+            # Waited for, so that no task outlives the connection; its errors were handled.
+            await asyncio.gather(work, return_exceptions=True)
         try:
             for channel in list(self._members):
                 await self._leave_presence(channel)
         except Exception:
-            logger.exception("leaving presence failed (%s)", self._who())
+            logger.exception(
+                "leaving presence failed (%s)", self._who(), extra=self._fields("presence")
+            )
         self._members.clear()
-        gateway.forget(self)
-        code = self._close_code
-        if code is None or self._disconnected:
-            return
-        # Bounded: a client that does not read must not hold the task forever.
-        with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
-            async with asyncio.timeout(gateway.limits.close_timeout):
-                if self._close_frame is not None:
-                    await self._websocket.send_text(self._close_frame)
-                await self._websocket.close(code)
+        self._gateway.forget(self)
+
+    def _fields(self, event: str, reason: str | None = None) -> dict[str, Any]:
+        """The `extra` of a log call about this connection (sock8.logs)."""
+        return connection_fields(event, self.id, self.grants, reason)
 
     def _who(self) -> str:
         return f"connection {self.id[:8]}" + (

@@ -36,6 +36,9 @@ def with_sock8(
             request from another site (its `Origin` not listed, or `Sec-Fetch-Site:
             cross-site`/`same-site` without `Origin`) gets 403 `{"error": "forbidden_origin"}`
             before `authorize` runs. List your own site's origin too (`https://app.example.com`).
+            The routes also answer CORS for these origins (preflight `OPTIONS`, the origin
+            echoed with `Access-Control-Allow-Credentials`), so their pages may call them
+            with `credentials: "include"`; no CORS middleware is needed.
     """
     routes = AuthRoutes(s8, authorize, allowed_origins=allowed_origins)
 
@@ -56,4 +59,15 @@ def with_sock8(
     app = web.Application()
     app.router.add_post("/authenticate", authenticate)
     app.router.add_get("/{channel}/history", history)
+    if routes.cors:
+        # Only with allowed_origins: otherwise aiohttp-cors may register its own OPTIONS.
+
+        async def authenticate_preflight(request: web.Request) -> web.Response:
+            return _response(routes.preflight(request.headers, "POST"))
+
+        async def history_preflight(request: web.Request) -> web.Response:
+            return _response(routes.preflight(request.headers, "GET, HEAD"))
+
+        app.router.add_route("OPTIONS", "/authenticate", authenticate_preflight)
+        app.router.add_route("OPTIONS", "/{channel}/history", history_preflight)
     return app

@@ -49,20 +49,33 @@ def with_sock8(
             request from another site (its `Origin` not listed, or `Sec-Fetch-Site:
             cross-site`/`same-site` without `Origin`) gets 403 `{"error": "forbidden_origin"}`
             before `authorize` runs. List your own site's origin too. Django's CSRF middleware
-            already guards the POST; this also covers the history GET.
+            already guards the POST; this also covers the history GET. The routes also answer
+            CORS for these origins (preflight `OPTIONS`, the origin echoed with
+            `Access-Control-Allow-Credentials`); a cross-origin POST must still pass the CSRF
+            check (`CSRF_TRUSTED_ORIGINS`, the `X-CSRFToken` header).
     """
     routes: AuthRoutes[HttpRequest] = AuthRoutes(s8, authorize, allowed_origins=allowed_origins)
     authenticate: Any
     history: Any
 
+    def preflight(request: HttpRequest, methods: list[str]) -> HttpResponse | None:
+        # With allowed_origins the views answer OPTIONS (CORS preflights); else, as before, 405.
+        if request.method != "OPTIONS" or not routes.cors:
+            return None
+        return _response(routes.preflight(request.headers, ", ".join(methods)))
+
     if is_async(authorize):
 
         async def authenticate(request: HttpRequest) -> HttpResponse:
+            if (answer := preflight(request, ["POST"])) is not None:
+                return answer
             if request.method != "POST":
                 return HttpResponseNotAllowed(["POST"])
             return _response(await routes.authenticate(request, headers=request.headers))
 
         async def history(request: HttpRequest, channel: str) -> HttpResponse:
+            if (answer := preflight(request, _SAFE)) is not None:
+                return answer
             if request.method not in _SAFE:
                 return HttpResponseNotAllowed(_SAFE)
             query = request.GET
@@ -74,11 +87,15 @@ def with_sock8(
     else:
 
         def authenticate(request: HttpRequest) -> HttpResponse:
+            if (answer := preflight(request, ["POST"])) is not None:
+                return answer
             if request.method != "POST":
                 return HttpResponseNotAllowed(["POST"])
             return _response(routes.authenticate_sync(request, headers=request.headers))
 
         def history(request: HttpRequest, channel: str) -> HttpResponse:
+            if (answer := preflight(request, _SAFE)) is not None:
+                return answer
             if request.method not in _SAFE:
                 return HttpResponseNotAllowed(_SAFE)
             query = request.GET

@@ -41,6 +41,9 @@ def with_sock8(
             request from another site (its `Origin` not listed, or `Sec-Fetch-Site:
             cross-site`/`same-site` without `Origin`) gets 403 `{"error": "forbidden_origin"}`
             before `authorize` runs. List your own site's origin too (`https://app.example.com`).
+            The routes also answer CORS for these origins (preflight `OPTIONS`, the origin
+            echoed with `Access-Control-Allow-Credentials`), so their pages may call them
+            with `credentials: "include"`; no CORS middleware is needed.
     """
     routes = AuthRoutes(s8, authorize, allowed_origins=allowed_origins)
     router = APIRouter(tags=list(tags or ["sock8"]))
@@ -67,5 +70,16 @@ def with_sock8(
             run_sync=run_in_threadpool,
         )
         return response(reply)
+
+    if routes.cors:
+        # Only with allowed_origins: otherwise an app's own CORS middleware answers OPTIONS.
+
+        @router.options("/authenticate", include_in_schema=False)
+        async def authenticate_preflight(request: Request) -> JSONResponse:
+            return response(routes.preflight(request.headers, "POST"))
+
+        @router.options("/{channel}/history", include_in_schema=False)
+        async def history_preflight(request: Request) -> JSONResponse:
+            return response(routes.preflight(request.headers, "GET, HEAD"))
 
     return router

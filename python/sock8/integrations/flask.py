@@ -51,6 +51,9 @@ def with_sock8(
             request from another site (its `Origin` not listed, or `Sec-Fetch-Site:
             cross-site`/`same-site` without `Origin`) gets 403 `{"error": "forbidden_origin"}`
             before `authorize` runs. List your own site's origin too (`https://app.example.com`).
+            The routes also answer CORS for these origins (preflight `OPTIONS`, the origin
+            echoed with `Access-Control-Allow-Credentials`), so their pages may call them
+            with `credentials: "include"`; no CORS middleware is needed.
     """
     if is_async(authorize):
         with requires("flask", "asgiref"):
@@ -58,14 +61,21 @@ def with_sock8(
     routes = AuthRoutes(s8, authorize, allowed_origins=allowed_origins)
     blueprint = Blueprint(name, __name__)
 
-    @blueprint.post("/authenticate")
+    # With allowed_origins the views answer OPTIONS (CORS preflights) instead of Flask.
+    preflight = ["OPTIONS"] if routes.cors else []
+
+    @blueprint.route("/authenticate", methods=["POST", *preflight])
     def authenticate() -> Response:
         current = _request()
+        if current.method == "OPTIONS":
+            return _response(routes.preflight(current.headers, "POST"))
         return _response(routes.authenticate_sync(current, headers=current.headers))
 
-    @blueprint.get("/<channel>/history")
+    @blueprint.route("/<channel>/history", methods=["GET", *preflight])
     def history(channel: str) -> Response:
         current = _request()
+        if current.method == "OPTIONS":
+            return _response(routes.preflight(current.headers, "GET, HEAD"))
         query = current.args
         return _response(
             routes.history_sync(

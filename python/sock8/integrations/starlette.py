@@ -42,15 +42,22 @@ def with_sock8(
             request from another site (its `Origin` not listed, or `Sec-Fetch-Site:
             cross-site`/`same-site` without `Origin`) gets 403 `{"error": "forbidden_origin"}`
             before `authorize` runs. List your own site's origin too (`https://app.example.com`).
+            The routes also answer CORS for these origins (preflight `OPTIONS`, the origin
+            echoed with `Access-Control-Allow-Credentials`), so their pages may call them
+            with `credentials: "include"`; no CORS middleware is needed.
     """
     routes = AuthRoutes(s8, authorize, allowed_origins=allowed_origins)
 
     async def authenticate(request: Request) -> JSONResponse:
+        if request.method == "OPTIONS":
+            return response(routes.preflight(request.headers, "POST"))
         return response(
             await routes.authenticate(request, headers=request.headers, run_sync=run_in_threadpool)
         )
 
     async def history(request: Request) -> JSONResponse:
+        if request.method == "OPTIONS":
+            return response(routes.preflight(request.headers, "GET, HEAD"))
         reply = await routes.history(
             request,
             channel_of(request, followed_by="history"),
@@ -61,9 +68,11 @@ def with_sock8(
         )
         return response(reply)
 
+    # OPTIONS only with allowed_origins: otherwise an app's own CORS middleware answers it.
+    preflight = ["OPTIONS"] if routes.cors else []
     return Starlette(
         routes=[
-            Route("/authenticate", authenticate, methods=["POST"]),
-            Route("/{channel}/history", history, methods=["GET"]),
+            Route("/authenticate", authenticate, methods=["POST", *preflight]),
+            Route("/{channel}/history", history, methods=["GET", *preflight]),
         ]
     )

@@ -472,6 +472,84 @@ impl<'de> Parser<'de> {
     }
 }
 
+/// A whole JSON value, for showing a document (`decode::decode_unverified`); verification never
+/// builds one. Object members keep their order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tree {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number written without fraction or exponent that fits an `i64`.
+    Int(i64),
+    /// Any other number, as the nearest double (what a verifier compares).
+    Float(f64),
+    /// A string, unescaped.
+    Str(String),
+    /// An array.
+    Array(Vec<Tree>),
+    /// An object's members, in document order (names are unique: duplicates are refused).
+    Object(Vec<(String, Tree)>),
+}
+
+/// Parses `text` as a strict JSON object, under exactly the rules of [`parse_object`], into its
+/// members. Depth is bounded by `max_depth`, clamped to [`MAX_CHECK_DEPTH`], so the recursion
+/// is too.
+pub fn parse_tree(text: &str, max_depth: usize) -> Result<Vec<(String, Tree)>, Error> {
+    let mut parser = Parser::new(text, max_depth.min(MAX_CHECK_DEPTH));
+    parser.skip_whitespace();
+    let members = match parser.peek() {
+        Some(b'{') => parser.object_tree()?,
+        Some(_) => return Err(parser.error("expected a JSON object")),
+        None => return Err(parser.error("EOF while parsing a value")),
+    };
+    parser.end()?;
+    Ok(members)
+}
+
+impl Parser<'_> {
+    fn object_tree(&mut self) -> Result<Vec<(String, Tree)>, Error> {
+        let mut members = Vec::new();
+        self.object(|p, key| {
+            let value = p.tree()?;
+            members.push((key.into_owned(), value));
+            Ok(())
+        })?;
+        Ok(members)
+    }
+
+    /// Reads any value as a [`Tree`], with the checks of [`Parser::value`].
+    fn tree(&mut self) -> Result<Tree, Error> {
+        match self.peek() {
+            Some(b'{') => self.object_tree().map(Tree::Object),
+            Some(b'[') => {
+                let mut items = Vec::new();
+                self.array(|p| {
+                    items.push(p.tree()?);
+                    Ok(())
+                })?;
+                Ok(Tree::Array(items))
+            }
+            Some(b'"') => self.string().map(|s| Tree::Str(s.into_owned())),
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.pos;
+                let value = self.number()?;
+                let text = self.text.get(start..self.pos).unwrap_or_default();
+                let integral = !text.contains(['.', 'e', 'E']);
+                Ok(match text.parse::<i64>() {
+                    Ok(int) if integral => Tree::Int(int),
+                    _ => Tree::Float(value),
+                })
+            }
+            Some(b't') => self.literal("true").map(|_| Tree::Bool(true)),
+            Some(b'f') => self.literal("false").map(|_| Tree::Bool(false)),
+            Some(b'n') => self.literal("null").map(|_| Tree::Null),
+            Some(_) => Err(self.error("expected value")),
+            None => Err(self.error("EOF while parsing a value")),
+        }
+    }
+}
+
 /// Member names seen in one object: a linear scan of fingerprints for the handful of names (all
 /// borrowed from the input) real tokens carry; a hash set (with a keyed hasher, since the names
 /// may come from an attacker) past that, or once a name needed unescaping.
@@ -575,6 +653,36 @@ mod tests {
     fn parse(text: &str, depth: usize) -> Result<Vec<(String, Value<'static>)>, Error> {
         let mut collect = Collect::default();
         parse_object(text, depth, &mut collect).map(|()| collect.0)
+    }
+
+    #[test]
+    fn the_tree_reader_accepts_and_refuses_what_the_member_reader_does() {
+        let docs = [
+            r#"{"a":1,"b":[true,false,null,{"c":"\u00e9"}],"d":-0.5e-3}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"o":{"k":1,"k":1}}"#,
+            r#"{"a":[[[[[[[[1]]]]]]]]}"#,
+            r#"{"a":[[[[[[1]]]]]]}"#,
+            r#"{"n":1e400}"#,
+            r#"{"s":"\ud800"}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":1} x"#,
+            "[1]",
+            "",
+            "{\"a\":\"\u{1}\"}",
+            r#"{"a":01}"#,
+        ];
+        for doc in docs {
+            assert_eq!(parse_tree(doc, 8).map(drop), parse(doc, 8).map(drop), "{doc}");
+        }
+        assert_eq!(
+            parse_tree(r#"{"i":9007199254740993,"f":2.0,"big":1e20}"#, 8).unwrap(),
+            vec![
+                ("i".into(), Tree::Int(9_007_199_254_740_993)),
+                ("f".into(), Tree::Float(2.0)),
+                ("big".into(), Tree::Float(1e20)),
+            ]
+        );
     }
 
     #[test]

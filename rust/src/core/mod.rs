@@ -3,6 +3,7 @@
 pub mod b64;
 pub mod channel;
 pub mod claims;
+pub mod decode;
 pub mod error;
 pub mod grammar;
 pub mod grants;

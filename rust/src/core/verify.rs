@@ -84,8 +84,12 @@ const STACK_PAYLOAD: usize = 1024;
 /// (which skips steps 4–7).
 type Segments<'t, 'k> = jws::Segments<'t, 'k, Key>;
 
-fn three_segments() -> TokenError {
+pub(crate) fn three_segments() -> TokenError {
     TokenError::malformed("a token has exactly three '.'-separated segments")
+}
+
+pub(crate) fn oversized(len: usize, max: usize) -> TokenError {
+    TokenError::malformed(format!("token is {len} bytes, over the {max}-byte limit"))
 }
 
 fn decode_json<'a, M: json::Members<'a>>(
@@ -169,11 +173,7 @@ impl Verifier {
     pub fn verify(&self, token: &[u8], now: f64) -> Result<Grants, TokenError> {
         let policy = &self.policy;
         if token.len() > policy.max_token_bytes {
-            return Err(TokenError::malformed(format!(
-                "token is {} bytes, over the {}-byte limit",
-                token.len(),
-                policy.max_token_bytes
-            )));
+            return Err(oversized(token.len(), policy.max_token_bytes));
         }
         let segments = jws::split(token, &self.known_headers).ok_or_else(three_segments)?;
         let (payload_seg, signature_seg) = (segments.payload, segments.signature);

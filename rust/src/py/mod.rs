@@ -4,6 +4,7 @@
 pub mod args;
 pub mod channel;
 pub mod constants;
+pub mod decode;
 pub mod errors;
 pub mod json;
 pub mod keys;

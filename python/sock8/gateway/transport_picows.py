@@ -1,0 +1,312 @@
+"""`PicowsConnection`: a session's connection through picows, for the standalone gateway.
+
+picows (Cython) parses and writes WebSocket frames on the loop's own transport; its listener
+callbacks are plain calls, so a frame written here goes to the socket at once (`writable` as
+long as asyncio's transport has not paused writing), with no task per connection. One object
+per connection is both the picows listener and the session's `Transport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from picows import (
+    WSAutoPingStrategy,
+    WSCloseCode,
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+)
+from picows.picows import WSProtocol  # type: ignore[attr-defined]  # not in its stubs
+
+from sock8.gateway import frames
+from sock8.gateway.frames import CLOSE_BAD_FRAME
+from sock8.gateway.transport import high_water
+
+if TYPE_CHECKING:
+    from sock8.gateway.app import Gateway
+    from sock8.gateway.session import Session
+
+__all__ = ["PicowsConnection", "QuietLogger", "websocket_protocol_factory"]
+
+logger = logging.getLogger("sock8.gateway")
+
+_TEXT = WSMsgType.TEXT
+_CLOSE = WSMsgType.CLOSE
+_CONTINUATION = WSMsgType.CONTINUATION
+
+
+def _not_connected(kind: WSMsgType, frame: bytes) -> None:
+    raise RuntimeError("the WebSocket is not connected yet")
+
+
+class QuietLogger:
+    """picows' logger: its warnings and errors go to `sock8.gateway`, its per-connection info and
+    debug lines nowhere. Not a `logging.Logger`, so that picows does not create a child logger
+    per connection (memory that is never freed)."""
+
+    name = "sock8.gateway"
+
+    def isEnabledFor(self, level: int) -> bool:
+        """Only warnings and above."""
+        return level >= logging.WARNING and logger.isEnabledFor(level)
+
+    def log(self, level: int, message: str, *args: Any, **kwargs: Any) -> None:
+        """Forwarded when a warning or above."""
+        if level >= logging.WARNING:
+            logger.log(level, message, *args, **kwargs)
+
+    def debug(self, *args: Any, **kwargs: Any) -> None:
+        """Dropped."""
+
+    def info(self, *args: Any, **kwargs: Any) -> None:
+        """Dropped."""
+
+    def warning(self, message: str, *args: Any, **kwargs: Any) -> None:
+        """Forwarded."""
+        logger.warning(message, *args, **kwargs)
+
+    def error(self, message: str, *args: Any, **kwargs: Any) -> None:
+        """Forwarded."""
+        logger.error(message, *args, **kwargs)
+
+    def exception(self, message: str, *args: Any, **kwargs: Any) -> None:
+        """Forwarded."""
+        logger.exception(message, *args, **kwargs)
+
+
+class PicowsConnection(WSListener):
+    """One picows WebSocket connection: its listener, and its session's `Transport`.
+
+    Arguments:
+        gateway: the gateway whose session this connection carries.
+        connections: the server's open connections (uvicorn's), for its graceful shutdown.
+    """
+
+    __slots__ = (
+        "_close_code",
+        "_closer",
+        "_connections",
+        "_gateway",
+        "_opened_at",
+        "_parts",
+        "_raw",
+        "_send",
+        "_session",
+        "_ws",
+        "writable",
+    )
+
+    def __init__(self, gateway: Gateway, connections: set[Any]) -> None:
+        self._gateway = gateway
+        self._connections = connections
+        self._ws: WSTransport | None = None
+        self._send: Callable[[WSMsgType, bytes], None] = _not_connected
+        self._raw: asyncio.Transport | None = None
+        self._session: Session | None = None
+        self._parts: list[bytes] | None = None
+        self._closer: asyncio.TimerHandle | None = None
+        self._close_code: int | None = None
+        # Created by picows' listener factory, before the upgrade is answered: the client may
+        # act as soon as it sees the answer, before `on_ws_connected` runs.
+        self._opened_at = gateway.clock.time()
+        self.writable = True
+        """See `Transport.writable`."""
+
+    # picows' callbacks.
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        """Open the session."""
+        self._ws = transport
+        self._send = transport.send
+        raw = self._raw = transport.underlying_transport
+        high = high_water(self._gateway.limits.send_buffer)
+        raw.set_write_buffer_limits(high, high // 4)
+        self._connections.add(self)
+        self._session = self._gateway.open(self, self._opened_at)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        """Hand a client message to the session; answer a close."""
+        session = self._session
+        if session is None:
+            return
+        kind = frame.msg_type
+        if kind is _TEXT and frame.fin and self._parts is None:
+            try:
+                text: str | None = frame.get_payload_as_utf8_text()
+            except UnicodeDecodeError:
+                text = None
+            session.received(text)
+        elif kind is _CLOSE:
+            if not transport.is_close_frame_sent:
+                transport.send_close(frame.get_close_code())
+            transport.disconnect()
+        elif kind is _TEXT or kind is _CONTINUATION:
+            self._assemble(session, frame)
+        elif kind is WSMsgType.BINARY:
+            session.received(None)
+
+    def _assemble(self, session: Session, frame: WSFrame) -> None:
+        # A message in fragments (browsers do not send them; other clients may).
+        if frame.msg_type is _TEXT:
+            self._parts = []
+        elif self._parts is None:
+            session.received(None)  # a continuation of a binary message
+            return
+        self._parts.append(frame.get_payload_as_bytes())
+        limit = self._gateway.limits.max_frame_bytes
+        if sum(len(part) for part in self._parts) > limit:
+            self._parts = None
+            session.close(CLOSE_BAD_FRAME, frames.error("bad_frame", f"frame over {limit} bytes"))
+            return
+        if frame.fin:
+            data = b"".join(self._parts)
+            self._parts = None
+            try:
+                text: str | None = data.decode()
+            except UnicodeDecodeError:
+                text = None
+            session.received(text)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        """End the session."""
+        self._connections.discard(self)
+        if self._closer is not None:
+            self._closer.cancel()
+            self._closer = None
+        if self._session is not None:
+            self._session.lost()
+
+    def pause_writing(self) -> None:
+        """asyncio's buffer passed its high-water mark."""
+        self.writable = False
+
+    def resume_writing(self) -> None:
+        """asyncio's buffer drained: the session writes what waits."""
+        self.writable = True
+        if self._close_code is not None:
+            self._send_close()
+        elif self._session is not None:
+            self._session.resume_writing()
+
+    # The session's transport.
+
+    def write(self, frame: bytes) -> None:
+        """One text frame, to the socket now (asyncio buffers what it cannot take)."""
+        self._send(_TEXT, frame)
+
+    def buffered(self) -> int:
+        """asyncio's write buffer."""
+        return 0 if self._raw is None else self._raw.get_write_buffer_size()
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket."""
+        if self._raw is not None and not self._raw.is_closing():
+            self._raw.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read the socket again."""
+        if self._raw is not None and not self._raw.is_closing():
+            self._raw.resume_reading()
+
+    def close(self, code: int, frame: bytes | None) -> None:
+        """`frame` and the close, behind what is buffered; the client's close answer ends the
+        connection, or the close timeout does."""
+        ws = self._ws
+        if ws is None or ws.is_disconnected:
+            return
+        if frame is not None:
+            ws.send(_TEXT, frame)
+        self._close_code = code
+        if self.buffered() and self._raw is not None:
+            # The close frame goes once the buffer has drained: picows may write a frame
+            # straight to the socket, ahead of what uvloop's transport still holds.
+            self.writable = False
+            self._raw.set_write_buffer_limits(0, 0)
+        else:
+            self._send_close()
+        # Read again, to see the client's close answer.
+        self.resume_reading()
+        timeout = self._gateway.limits.close_timeout
+        self._closer = asyncio.get_running_loop().call_later(timeout, self.abort)
+
+    def _send_close(self) -> None:
+        code = self._close_code
+        self._close_code = None
+        if code is not None and self._ws is not None and not self._ws.is_disconnected:
+            self._ws.send_close(WSCloseCode(code))
+
+    def abort(self) -> None:
+        """Drop the connection now."""
+        if self._ws is not None:
+            self._ws.disconnect(graceful=False)
+
+    def shutdown(self) -> None:
+        """The server stops (uvicorn's graceful shutdown): close with 1012, "restarting"."""
+        if self._session is not None:
+            self._session.close(WSCloseCode.SERVICE_RESTART.value)
+
+
+def websocket_protocol_factory(
+    gateway: Gateway,
+    connections: set[Any],
+    ping_interval: float | None = None,
+    ping_timeout: float | None = None,
+) -> Callable[[], asyncio.BaseProtocol]:
+    """A factory of picows protocols serving `gateway`'s `/connect` (the front step in
+    gateway/server.py routes upgrades to it); pings every `ping_interval` seconds of silence
+    when given, and drops a connection whose pong is `ping_timeout` late."""
+    allowed = gateway.allowed_origins
+    quiet = QuietLogger()
+    limits = gateway.limits
+
+    def listener(request: WSUpgradeRequest) -> Any:
+        if allowed is not None:
+            origin = request.headers.get("origin")
+            if origin is not None and origin not in allowed:
+                logger.info(
+                    "refused a WebSocket from origin %r", origin[:200], extra={"event": "origin"}
+                )
+                gateway.stats.connected("origin")
+                return WSUpgradeResponseWithListener(
+                    WSUpgradeResponse.create_error_response(403), None
+                )
+        return PicowsConnection(gateway, connections)
+
+    ping = ping_interval is not None
+    interval = ping_interval or 20.0
+    timeout = min(ping_timeout or interval, interval)
+    # picows' own limit, above the gateway's: a frame over the gateway's limit gets the
+    # protocol's bad_frame/4400; only absurd ones are cut at the protocol level (1009).
+    max_frame = max(2 * limits.max_frame_bytes, limits.max_frame_bytes + 64 * 1024)
+
+    def factory() -> asyncio.BaseProtocol:
+        protocol: asyncio.BaseProtocol = WSProtocol(
+            None,  # host+port: a server
+            None,  # path: a server
+            False,  # not the client side
+            listener,
+            quiet,
+            True,  # disconnect on a listener's exception
+            10.0,  # handshake timeout
+            ping,
+            interval,
+            timeout,
+            WSAutoPingStrategy.PING_WHEN_IDLE,
+            True,  # answer pings
+            max_frame,
+            None,  # extra headers
+            # Small: an idle connection's read buffer is most of its memory; it grows when a
+            # larger frame arrives.
+            2048,
+        )
+        return protocol
+
+    return factory
