@@ -331,10 +331,14 @@ def _gateway_options(args: argparse.Namespace) -> dict[str, Any]:
     spec = args.channels or os.environ.get(CHANNELS_ENV)
     if spec:
         options["channels"] = _load_channels(spec)
-    redis_url = getattr(args, "redis", None) or os.environ.get(REDIS_ENV)
+    redis_url = _redis_url(args)
     if redis_url:
         options.update(_redis_stores(redis_url, args.history_size))
     return options
+
+
+def _redis_url(args: argparse.Namespace) -> str | None:
+    return args.redis or os.environ.get(REDIS_ENV) or None
 
 
 def _redis_stores(url: str, history_size: int) -> dict[str, Any]:
@@ -413,8 +417,8 @@ def _serve_gateway(args: argparse.Namespace) -> int:
     if not secret:
         print(f"sock8 gateway: set {SECRET_ENV} to the app's secret (32+ bytes)", file=sys.stderr)
         return 2
-    workers = getattr(args, "workers", 1)
-    if workers > 1 and not (getattr(args, "redis", None) or os.environ.get("SOCK8_REDIS_URL")):
+    workers = args.workers
+    if workers > 1 and not _redis_url(args):
         print(
             f"sock8 gateway: --workers {workers} needs --redis: without it each process keeps "
             "its own fan-out, presence and history, and a message published to one would "
@@ -447,8 +451,17 @@ def _serve_gateway(args: argparse.Namespace) -> int:
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips=args.forwarded_allow_ips,
         log_level=args.log_level,
+        on_worker_exit=_forget_worker_metrics,
     )
     return 0
+
+
+def _forget_worker_metrics(pid: int) -> None:
+    """A worker ended: its live gauges (open connections) must no longer add up in `/metrics`."""
+    if MULTIPROC_ENV in os.environ:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 def _copy_js(directory: str) -> int:
@@ -470,7 +483,7 @@ def _metrics_files(args: argparse.Namespace) -> Iterator[None]:
     `PROMETHEUS_MULTIPROC_DIR` before the gateway imports prometheus-client, so that any
     worker's `/metrics` adds up all of theirs), removed at the end; one given in the
     environment is used as it is."""
-    if getattr(args, "workers", 1) <= 1 or not args.metrics or MULTIPROC_ENV in os.environ:
+    if args.workers <= 1 or not args.metrics or MULTIPROC_ENV in os.environ:
         yield
         return
     directory = tempfile.mkdtemp(prefix="sock8-metrics-")

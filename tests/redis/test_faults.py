@@ -150,6 +150,7 @@ async def test_a_silent_subscription_is_caught_by_the_probe(redis_server: RedisS
                     # Redis still counts the frozen connection, which it cannot tell is dead.
                     await held(redis_server, LOGS, nodes=2)
                     assert subscriber.probes >= 1
+                    assert subscriber.probe_restarts >= 1
                     redis_server.client.publish(
                         broker.keys.channel(LOGS), f'm{int(NOW * 1000)}:"after"'
                     )

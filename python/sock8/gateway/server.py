@@ -201,6 +201,7 @@ def run(
     workers: int = 1,
     ping_interval: float | None = None,
     ping_timeout: float | None = None,
+    on_worker_exit: Callable[[int], None] | None = None,
     **options: Any,
 ) -> None:
     """Serve the gateway `build()` returns until SIGINT or SIGTERM: `/connect` with picows, the
@@ -209,7 +210,7 @@ def run(
     With `workers` > 1, the socket is bound once and `workers` processes are forked, each
     building and serving its own gateway on it (they must share a broker and presence store,
     such as Redis, to be one gateway); the parent passes SIGINT/SIGTERM on and waits for them,
-    and each exits when the parent dies.
+    and each exits when the parent dies; `on_worker_exit` is called with each ended worker's pid.
     """
     import os
     import signal
@@ -265,6 +266,12 @@ def run(
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
-    for child in children:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(child, 0)
+    remaining = set(children)
+    while remaining:
+        try:
+            pid, _status = os.wait()
+        except ChildProcessError:
+            break
+        remaining.discard(pid)
+        if on_worker_exit is not None:
+            on_worker_exit(pid)

@@ -86,6 +86,8 @@ class Subscriber:
         """Connections made after the first (for tests and metrics)."""
         self.probes = 0
         """Probes sent (for tests and metrics)."""
+        self.probe_restarts = 0
+        """Connections restarted because a probe got no echo (for tests and metrics)."""
         self._heard = 0  # replies read on the current connection: what `_watch` looks at
 
     # The index, changed by the owner on the subscriber's loop.
@@ -231,6 +233,7 @@ class Subscriber:
                 probing = False
                 continue
             if probing:
+                self.probe_restarts += 1
                 raise _Deaf(f"no probe echo within {self._probe_interval} s")
             probing = True
             self.probes += 1
