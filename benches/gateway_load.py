@@ -711,12 +711,17 @@ def server_process(kind: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
             raise RuntimeError(f"the {kind} server did not start: {line!r}")
         yield process, int(line.split()[1])
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM `process`; SIGKILL it when it has not exited 10 s later."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def loadgen_status() -> str | None:
@@ -753,6 +758,14 @@ def client_process(
         command = [str(LOADGEN), *options]
     else:
         command = [sys.executable, __file__, "--run-clients", kind, *options]
+    with talking(command) as process:
+        yield process
+
+
+@contextlib.contextmanager
+def talking(command: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """`command` (a client process) run with the secret in its environment, talking line by
+    line on stdin/stdout; killed at the end if it still runs."""
     process = subprocess.Popen(  # noqa: S603 - our own programs, arguments from a fixed set
         command,
         stdin=subprocess.PIPE,
@@ -878,13 +891,19 @@ def stacks_table(
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command line; run a server, a client process, or the whole comparison."""
-    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument("--clients", default="1000,5000", help="comma-separated client counts")
+def add_load_arguments(parser: argparse.ArgumentParser, clients: str) -> None:
+    """The options of both load benches that go to the load generator; `clients`: the default
+    client counts."""
+    parser.add_argument("--clients", default=clients, help="comma-separated client counts")
     parser.add_argument("--messages", type=int, default=20, help="messages for the latency run")
     parser.add_argument("--window", type=int, default=64, help="messages in flight (throughput)")
     parser.add_argument("--concurrency", type=int, default=200, help="handshakes in flight")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line; run a server, a client process, or the whole comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    add_load_arguments(parser, clients="1000,5000")
     parser.add_argument(
         "--client",
         choices=CLIENTS,

@@ -62,9 +62,12 @@ from gateway_load import (
     SECRET,
     _go,
     _read_step,
+    add_load_arguments,
     cpu_seconds,
     loadgen_status,
     raise_fd_limit,
+    stop,
+    talking,
 )
 from sock8.demo.cluster import RedisProcess
 
@@ -152,12 +155,7 @@ def gateway(kind: str, redis_url: str) -> Iterator[tuple[list[int], int]]:
             time.sleep(0.05)
         yield [process.pid, *workers], port
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @contextlib.contextmanager
@@ -170,19 +168,8 @@ def load_generator(
     options = ["--port", str(port), "--count", str(count), "--messages", str(args.messages)]
     options += ["--window", str(args.window), "--concurrency", str(args.concurrency)]
     options += ["--deliveries", str(args.deliveries)]
-    process = subprocess.Popen(  # noqa: S603 - our own program, arguments from a fixed set
-        [str(LOADGEN), *options],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "SOCK8_SECRET": SECRET},
-    )
-    try:
+    with talking([str(LOADGEN), *options]) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
 
 
 def measure(kind: str, count: int, redis: RedisProcess, args: argparse.Namespace) -> dict[str, Any]:
@@ -411,10 +398,7 @@ def hiredis_note() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument("--clients", default="1000", help="comma-separated client counts")
-    parser.add_argument("--messages", type=int, default=20, help="messages for the latency run")
-    parser.add_argument("--window", type=int, default=64, help="messages in flight (throughput)")
-    parser.add_argument("--concurrency", type=int, default=200, help="handshakes in flight")
+    add_load_arguments(parser, clients="1000")
     parser.add_argument(
         "--deliveries", type=int, default=500_000, help="deliveries of the fan-out run (about)"
     )

@@ -5,13 +5,17 @@ It is the gateway's default broker: what its connections receive from and what i
 `HttpPublisher`, which posts to the gateway; a gateway created in the same process replaces that
 with its broker, so that emits reach it without HTTP (see `sock8.gateway.Gateway`). Pass a
 `MemoryBroker` as `Sock8(publisher=...)` to keep messages in this process without a gateway
-(tests, scripts). It implements `sock8.publisher.Broker`; delivery is at-most-once.
+(tests, scripts). It implements `sock8.publisher.Broker` and `sock8.publisher.Recoverable`:
+stored messages are numbered per channel, and each channel's stream has an epoch that no other
+broker instance (a restarted process) and no later stream of the same channel (after it was
+forgotten) shares.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -19,7 +23,15 @@ from threading import Lock
 from typing import Literal
 
 from sock8.errors import ConfigError
-from sock8.publisher import Deliver, HistoryPage, Message, PresenceDeliver, check_payload
+from sock8.publisher import (
+    Deliver,
+    HistoryPage,
+    Message,
+    Missed,
+    Position,
+    PresenceDeliver,
+    check_payload,
+)
 
 __all__ = ["MemoryBroker", "MemorySubscription"]
 
@@ -59,6 +71,17 @@ class MemorySubscription:
     def __repr__(self) -> str:
         state = "active" if self.active else "closed"
         return f"<Subscription {self.channel!r} {state}>"
+
+
+class _Stream:
+    """One channel's history: its epoch, its last offset, and the messages kept."""
+
+    __slots__ = ("entries", "epoch", "offset")
+
+    def __init__(self, epoch: str, size: int) -> None:
+        self.epoch = epoch
+        self.offset = 0
+        self.entries: deque[tuple[int, Message]] = deque(maxlen=size)
 
 
 def _fan_out(batch: tuple[MemorySubscription, ...], message: Message) -> None:
@@ -112,7 +135,11 @@ class MemoryBroker:
         # A global sequence, so that a cursor is never reused even after a channel's history
         # was forgotten and started again.
         self._seq = 0
-        self._history: OrderedDict[str, deque[tuple[int, Message]]] = OrderedDict()
+        # Epochs: this instance's random part, then how many streams it started, so that a
+        # stream started again after it was forgotten never continues the old one's offsets.
+        self._instance = secrets.token_hex(6)
+        self._streams = 0
+        self._history: OrderedDict[str, _Stream] = OrderedDict()
         self._subscribers: dict[
             str, dict[asyncio.AbstractEventLoop | None, dict[MemorySubscription, None]]
         ] = {}
@@ -126,7 +153,8 @@ class MemoryBroker:
         """
         # Subscribers (the gateway's frames) splice the text into their own JSON.
         check_payload(channel, payload)
-        message = Message(channel, payload, int(self._clock() * 1000))
+        stamp = int(self._clock() * 1000)
+        message = Message(channel, payload, stamp)
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -134,7 +162,7 @@ class MemoryBroker:
         local: tuple[MemorySubscription, ...] = ()
         with self._lock:
             if persist:
-                self._store(message)
+                message = self._store(channel, payload, stamp)
             # Scheduled under the lock so that every loop sees the channel's messages in the
             # order the history holds them.
             for loop, group in self._subscribers.get(channel, {}).items():
@@ -168,7 +196,8 @@ class MemoryBroker:
             raise ValueError(f"limit must be at least 1, not {limit}")
         upto = _parse_cursor(cursor)
         with self._lock:
-            stored = tuple(self._history.get(channel, ()))
+            stream = self._history.get(channel)
+            stored = () if stream is None else tuple(stream.entries)
         page: list[Message] = []
         for seq, message in reversed(stored):
             if upto is not None and seq > upto:
@@ -213,16 +242,58 @@ class MemoryBroker:
         """Always `"memory"`: what `GET /health` reports for the embedded broker."""
         return "memory"
 
-    def _store(self, message: Message) -> None:
-        self._seq += 1
-        stored = self._history.get(message.channel)
-        if stored is None:
-            stored = self._history[message.channel] = deque(maxlen=self._history_size)
+    def positions(self, channels: list[str]) -> dict[str, Position]:
+        """Each channel's current position; a channel without a stream gets one (offset 0)."""
+        with self._lock:
+            return {
+                channel: Position(stream.offset, stream.epoch)
+                for channel in channels
+                for stream in (self._stream(channel),)
+            }
+
+    async def apositions(self, channels: list[str]) -> dict[str, Position]:
+        """`positions`; it never blocks, so the twin just calls it."""
+        return self.positions(channels)
+
+    def missed(self, channel: str, since: Position) -> Missed:
+        """The stored messages of `channel` after `since`, oldest first, when the history
+        still holds all of them in `since.epoch`; else none, and `recovered=False`."""
+        with self._lock:
+            stream = self._stream(channel)
+            position = Position(stream.offset, stream.epoch)
+            entries = tuple(stream.entries)
+        if since.epoch != position.epoch or since.offset > position.offset:
+            return Missed(position, (), False)
+        messages = tuple(message for _, message in entries if (message.offset or 0) > since.offset)
+        if len(messages) != position.offset - since.offset:
+            return Missed(position, (), False)  # the oldest of them were dropped
+        return Missed(position, messages, True)
+
+    async def amissed(self, channel: str, since: Position) -> Missed:
+        """`missed`; it never blocks, so the twin just calls it."""
+        return self.missed(channel, since)
+
+    def _stream(self, channel: str) -> _Stream:
+        # Under the lock.
+        stream = self._history.get(channel)
+        if stream is None:
+            self._streams += 1
+            stream = _Stream(f"{self._instance}-{self._streams}", self._history_size)
+            self._history[channel] = stream
             if len(self._history) > self._max_history_channels:
                 self._history.popitem(last=False)
         else:
-            self._history.move_to_end(message.channel)
-        stored.append((self._seq, message))
+            self._history.move_to_end(channel)
+        return stream
+
+    def _store(self, channel: str, payload: str, stamp: int) -> Message:
+        # Under the lock.
+        self._seq += 1
+        stream = self._stream(channel)
+        stream.offset += 1
+        message = Message(channel, payload, stamp, stream.offset, stream.epoch)
+        stream.entries.append((self._seq, message))
+        return message
 
     def _unsubscribe(
         self, subscription: MemorySubscription, loop: asyncio.AbstractEventLoop | None

@@ -9,6 +9,9 @@ publishes) implement the same protocols. Every publisher is also a `HistoryStore
 store (Redis streams) may implement just that.
 
 Delivery is at-most-once: a message reaches the subscribers registered when it is published.
+A `Recoverable` broker numbers the messages it stores (`Message.offset`, `Message.epoch`), so
+that the gateway can give a subscriber back what it missed while it was away, or tell it that
+it cannot.
 History is kept only for messages published with `persist=True` (channels defined with
 `history=True`), newest first, paged with opaque cursors.
 
@@ -32,8 +35,11 @@ __all__ = [
     "HistoryPage",
     "HistoryStore",
     "Message",
+    "Missed",
+    "Position",
     "PresenceDeliver",
     "Publisher",
+    "Recoverable",
     "Status",
     "Subscription",
     "check_payload",
@@ -56,11 +62,48 @@ class Message:
         payload: the validated payload, encoded as JSON text once by `emit`; every subscriber
             and the history reuse this text.
         timestamp: when the broker accepted it, in epoch milliseconds (JavaScript's `Date.now()`).
+        offset: its place in the channel's history stream (1, 2, ...), for a message published
+            with `persist=True` to a broker that numbers them (`Recoverable`); else `None`.
+        epoch: the identity of that stream: it changes when the stream starts again from
+            nothing (a restarted in-memory broker, a flushed Redis), so that an offset of an
+            older stream is never taken for one of this stream.
     """
 
     channel: str
     payload: str
     timestamp: int
+    offset: int | None = None
+    epoch: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A place in a channel's history stream: the last offset seen, and the stream's epoch.
+
+    Attributes:
+        offset: the offset of the last message (0: none yet).
+        epoch: the stream's epoch.
+    """
+
+    offset: int
+    epoch: str
+
+
+@dataclass(frozen=True, slots=True)
+class Missed:
+    """What a subscriber missed since a `Position` (`Recoverable.amissed`).
+
+    Attributes:
+        position: the stream's position when it was read (its newest offset).
+        messages: the messages after the position asked for, oldest first, up to `position`;
+            empty when not `recovered`.
+        recovered: `False` when they cannot all be given: the epoch changed, or the history no
+            longer holds the oldest of them. The subscriber must then reload its state.
+    """
+
+    position: Position
+    messages: tuple[Message, ...]
+    recovered: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +218,21 @@ class Broker(Publisher, Protocol):
         `carried_by` this broker) announced on it, from every node, this one included; an
         in-process broker never calls it.
         """
+
+
+@runtime_checkable
+class Recoverable(Protocol):
+    """A broker whose history messages carry offsets and epochs: the gateway can tell a
+    subscriber where a channel stands and give back what it missed (docs/protocol.md,
+    "Recovery")."""
+
+    async def apositions(self, channels: list[str]) -> dict[str, Position]:
+        """Each channel's current position (offset 0 when nothing was stored yet). A channel
+        without a stream gets one, with its epoch, so that a later message continues it."""
+
+    async def amissed(self, channel: str, since: Position) -> Missed:
+        """The messages of `channel` after `since`, oldest first, if the history still holds
+        every one of them and `since.epoch` is the stream's epoch."""
 
 
 @runtime_checkable

@@ -9,7 +9,6 @@ report names keys only.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import math
 import os
@@ -17,11 +16,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
-from urllib.parse import unquote
+from typing import Any
 
 from sock8._core import DEFAULT_AUDIENCE, Grants, Verifier, decode_unverified, parse_channel
 from sock8.app import SECRET_ENV
+from sock8.closest_channels import Suggestion, closest_granted
 from sock8.errors import ChannelError, ConfigError, TokenError, UnknownKey
 from sock8.http_publisher import publish_audience
 from sock8.key_file import load_key_ring
@@ -37,7 +36,6 @@ __all__ = [
     "Refusal",
     "Suggestion",
     "add_arguments",
-    "closest_granted",
     "inspect_token",
     "render_text",
     "run",
@@ -52,14 +50,10 @@ EXIT_USAGE = 2
 EXIT_NOT_VERIFIED = 3
 """No key was given: the token decodes, and nothing was verified."""
 
-MAX_SUGGESTIONS = 5
-"""Closest granted ids shown for a channel that is not granted."""
 SHOWN_CHANNELS = 20
 """Granted ids listed in the readable report (`--json` lists them all)."""
 MAX_NUMERIC_DATE = 253402300799
 """The end of year 9999: the latest time a token's dates may name (docs/spec.md §4)."""
-
-SuggestionKind = Literal["escaping", "parameters", "similar"]
 
 
 @dataclass(frozen=True)
@@ -85,19 +79,6 @@ class Refusal:
         if self.error == "UnknownKey":
             out["kid"] = self.kid
         return out
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A granted id close to a refused one, and how it differs."""
-
-    channel: str
-    """The granted wire id."""
-    kind: SuggestionKind
-    """`escaping`: the same text written differently (`a.b` and `a%2Eb##x`); `parameters`: the
-    same template with other parameter values; `similar`: a close spelling."""
-    detail: str
-    """How it differs, in words."""
 
 
 @dataclass(frozen=True)
@@ -182,68 +163,6 @@ class Inspection:
             "notes": list(self.notes),
             "exit_status": self.exit_status,
         }
-
-
-# Closest granted ids.
-
-
-def _plain_text(channel: str) -> str:
-    """The text an id stands for, escapes decoded and parameter names dropped: `a.b`,
-    `a%2Eb##x` and `a.b##x` all stand for `a.b`. Lenient on purpose: it reads ids that the
-    grammar refuses (`a%2eb`), since those are the mistakes to explain."""
-    segments = (segment.partition("##")[0] for segment in channel.split("."))
-    return ".".join(unquote(segment, errors="replace") for segment in segments)
-
-
-def _parsed(channel: str) -> tuple[str, dict[str, str]] | None:
-    try:
-        return parse_channel(channel)
-    except ChannelError:
-        return None
-
-
-def _differences(want: dict[str, str], have: dict[str, str]) -> str:
-    return ", ".join(
-        f"{name} {have[name]!r} instead of {want[name]!r}"
-        for name in want
-        if want[name] != have.get(name)
-    )
-
-
-def closest_granted(
-    channel: str, granted: Sequence[str], *, limit: int = MAX_SUGGESTIONS
-) -> list[Suggestion]:
-    """The granted ids closest to `channel`, closest first, at most `limit`.
-
-    First the ids that stand for the same text written another way (escapes, `##name`
-    suffixes); then the ids of the same template with other parameter values, fewest changed
-    values first; then ids spelt alike. `channel` itself is never suggested.
-    """
-    candidates = [g for g in dict.fromkeys(granted) if g != channel]
-    found: dict[str, Suggestion] = {}
-    plain = _plain_text(channel)
-    for g in candidates:
-        if _plain_text(g) == plain:
-            found[g] = Suggestion(g, "escaping", f"the same text, {plain!r}, written another way")
-    parsed = _parsed(channel)
-    if parsed is not None:
-        template, values = parsed
-        same: list[tuple[int, float, Suggestion]] = []
-        for g in candidates:
-            other = _parsed(g)
-            if g in found or other is None or other[0] != template:
-                continue
-            changed = sum(values[name] != other[1].get(name) for name in values)
-            detail = f"same template {template!r}: {_differences(values, other[1])}"
-            ratio = difflib.SequenceMatcher(None, channel, g).ratio()
-            same.append((changed, -ratio, Suggestion(g, "parameters", detail)))
-        for _, _, suggestion in sorted(same, key=lambda t: (t[0], t[1])):
-            found.setdefault(suggestion.channel, suggestion)
-    if len(found) < limit:
-        rest = [g for g in candidates if g not in found]
-        for g in difflib.get_close_matches(channel, rest, n=limit, cutoff=0.75):
-            found[g] = Suggestion(g, "similar", "spelt alike")
-    return list(found.values())[:limit]
 
 
 # Inspection.

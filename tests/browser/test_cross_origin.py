@@ -13,8 +13,9 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from tests.browser.conftest import Tab
-from tests.browser.servers import Restartable, free_port
+from tests.browser.servers import Restartable
 from tests.browser.world import World, build_world, page_html
+from tests.support.live_server import free_port
 
 
 def _front_end(gateway: str) -> Starlette:

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from sock8.demo.app import DemoApp
 
-from tests.browser.servers import Restartable, free_port
+from tests.browser.servers import Restartable
+from tests.support.live_server import free_port
 from tests.support.secret import SECRET
 
 WAIT_MS = 10_000

@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from tests.browser.servers import Restartable, free_port
+from tests.browser.servers import Restartable
+from tests.support.live_server import free_port
 from tests.support.secret import SECRET
 
 TTL = 600

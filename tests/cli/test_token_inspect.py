@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from sock8 import KeyRing, MalformedToken, Signer, TokenError, cli
 from sock8._core import MAX_CHANNELS, MAX_TOKEN_BYTES
+from sock8.closest_channels import closest_granted
 from sock8.gateway import Gateway
 from sock8.token_inspect import (
     EXIT_NOT_VERIFIED,
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
-    closest_granted,
     inspect_token,
 )
 

@@ -28,6 +28,7 @@ from sock8._gateway_defaults import (
     REQUEST_RATE,
 )
 
+from tests.support.processes import reap
 from tests.support.secret import SECRET
 
 TIMEOUT = 20.0
@@ -410,8 +411,4 @@ def test_python_m_sock8_gateway_serves() -> None:
             log.append(lines.get())
         assert "Finished server process" in "".join(log)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=TIMEOUT)
-        if process.stderr is not None:
-            process.stderr.close()
+        reap(process, TIMEOUT)

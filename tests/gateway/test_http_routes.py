@@ -10,6 +10,7 @@ import logging
 import warnings
 from collections.abc import Iterator
 from typing import Any
+from unittest.mock import ANY
 from urllib.parse import quote
 
 import httpx
@@ -344,7 +345,13 @@ async def test_emit_goes_in_process_to_a_gateway_made_from_the_app() -> None:
     with serve(app) as server:
         async with peer(server.ws_url, token) as client:
             await asyncio.to_thread(room.emit, {"text": "from a thread"})
-            assert await client.recv() == {"channel": room.id, "payload": {"text": "from a thread"}}
+            # The room keeps history: its messages are numbered in its stream.
+            assert await client.recv() == {
+                "channel": room.id,
+                "payload": {"text": "from a thread"},
+                "offset": 1,
+                "epoch": ANY,
+            }
             await channels.admin.logs.aemit("from another loop")
             assert await client.recv() == {"channel": LOGS, "payload": "from another loop"}
     page = s8.publisher.history(room.id)
@@ -369,9 +376,20 @@ async def test_emit_over_http_reaches_a_gateway_in_another_server(now: Setup) ->
     try:
         async with peer(setup.server.ws_url, setup.token(channels=[room.id, LOGS])) as client:
             await asyncio.to_thread(room.emit, {"text": "sync"})
-            assert await client.recv() == {"channel": room.id, "payload": {"text": "sync"}}
+            sync = await client.recv()
+            assert sync == {
+                "channel": room.id,
+                "payload": {"text": "sync"},
+                "offset": 1,
+                "epoch": ANY,
+            }
             await room.aemit({"text": "async"})
-            assert await client.recv() == {"channel": room.id, "payload": {"text": "async"}}
+            assert await client.recv() == {
+                "channel": room.id,
+                "payload": {"text": "async"},
+                "offset": 2,
+                "epoch": sync["epoch"],
+            }
             await channels.admin.logs.aemit("not kept")
             assert await client.recv() == {"channel": LOGS, "payload": "not kept"}
         # history=True on the channel became persist=True on the wire.
@@ -435,6 +453,8 @@ async def test_mounted_next_to_the_auth_route_end_to_end() -> None:
                 assert await client.recv() == {
                     "channel": room.id,
                     "payload": {"text": "in-process"},
+                    "offset": 1,
+                    "epoch": ANY,
                 }
             path = f"/{quote(room.id, safe='')}/history"
             via_app = (await http.get("/api/channels" + path)).json()

@@ -619,4 +619,8 @@ def test_the_default_broker_stamps_with_the_gateway_clock() -> None:
     for payload in ["1", "2", "3"]:
         broker.publish("c", payload, persist=True)
     page = broker.history("c")
-    assert page.messages == (Message("c", "3", 1_234_500), Message("c", "2", 1_234_500))
+    epoch = page.messages[0].epoch
+    assert page.messages == (
+        Message("c", "3", 1_234_500, 3, epoch),
+        Message("c", "2", 1_234_500, 2, epoch),
+    )

@@ -38,11 +38,19 @@ async def expect_closed(client: Peer, code: int, error: str) -> dict[str, Any]:
 
 async def test_welcome_then_only_granted_channels(setup: Setup) -> None:
     async with peer(setup.server.ws_url, setup.token()) as client:
+        positions = client.welcome.get("positions")
         assert client.welcome == {
             "event": "welcome",
             "identity": "u1",
             "channels": sorted([ROOM, LOGS]),
             "expiresAt": int(setup.clock.time()) + TTL,
+            # Where each channel with history stands (docs/protocol.md, Recovery).
+            "positions": positions,
+        }
+        assert isinstance(positions, dict)
+        assert {channel: position["offset"] for channel, position in positions.items()} == {
+            ROOM: 0,
+            LOGS: 0,
         }
         setup.publish(ROOM, {"text": "one"})
         setup.publish(OTHER_ROOM, {"text": "not granted"})
@@ -164,7 +172,7 @@ async def test_oversized_counts_utf8_bytes(small_frames: Setup) -> None:
 
 async def test_unknown_fields_are_ignored(setup: Setup) -> None:
     async with peer(setup.server.ws_url, setup.token()) as client:
-        await client.send(event="subscribe", channel=LOGS, since="later", id=3)
+        await client.send(event="subscribe", channel=LOGS, later="soon", id=3)
         assert await client.recv() == {"event": "subscribed", "channel": LOGS}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterator
 
 import pytest
@@ -11,17 +10,13 @@ from sock8.demo.__main__ import main
 from sock8.demo.app import DemoApp
 from sock8.demo.scenario import run
 
+from tests.support.script_logging import logging_restored
+
 
 @pytest.fixture(autouse=True)
 def _keep_logging() -> Iterator[None]:
-    # `main` configures logging as a script does; the other tests must not inherit it.
-    client_logger = logging.getLogger("sock8.client")
-    level, handlers = client_logger.level, list(logging.root.handlers)
-    yield
-    client_logger.setLevel(level)
-    for handler in logging.root.handlers[:]:
-        if handler not in handlers:
-            logging.root.removeHandler(handler)
+    with logging_restored():
+        yield
 
 
 def test_the_demo_scenario_passes(capsys: pytest.CaptureFixture[str]) -> None:

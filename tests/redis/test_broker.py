@@ -17,8 +17,8 @@ from sock8.publisher import HistoryStore, Publisher, Status
 from sock8.redis import RedisBroker, RedisPresence
 from sock8.redis.keys import Keys
 
-from tests.redis.server import RedisServer, free_port
-from tests.support.live_server import until
+from tests.redis.server import RedisServer
+from tests.support.live_server import free_port, until
 from tests.support.secret import SECRET
 
 NOW = 1_700_000_000.125
@@ -271,8 +271,11 @@ def test_resp3_works_like_resp2(redis_server: RedisServer) -> None:
             broker.close()
 
     asyncio.run(main())
+    first = received[0]
+    assert isinstance(first, Message)
+    # Stored in the history: numbered in the channel's stream.
     assert received == [
-        Message("c", "1", 1_700_000_000_125),
+        Message("c", "1", 1_700_000_000_125, 1, first.epoch),
         ("alice", {"lastSeen": 1_700_000_000_125, "data": {"x": 1}}),
     ]
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.gateway.harness import LOGS
 from tests.redis.server import RedisServer
-from tests.support.live_server import Peer, peer, until
+from tests.support.live_server import Peer, free_port, peer, until
+from tests.support.processes import stop
 from tests.support.secret import SECRET
 
 pytestmark = pytest.mark.anyio
@@ -29,13 +28,6 @@ pytestmark = pytest.mark.anyio
 TIMEOUT = 20.0
 WORKERS = 2
 CLIENTS = 8
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -61,12 +53,8 @@ def workers(redis_url: str, temporary: Path) -> Iterator[int]:
             time.sleep(0.05)
         yield port
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(TIMEOUT)
+        # SIGTERM first, as a service manager stops it.
+        stop(process, TIMEOUT)
 
 
 def scrape(port: int) -> dict[str, float]:

@@ -26,6 +26,7 @@ from tests.gateway.harness import LOGS, ROOM
 from tests.redis.nodes import held, node
 from tests.redis.server import RedisServer
 from tests.support.live_server import Peer, peer, until
+from tests.support.processes import reap
 from tests.support.secret import SECRET
 
 pytestmark = pytest.mark.anyio
@@ -71,11 +72,7 @@ def gateway_process(
                 break
         yield process
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=TIMEOUT)
-        if process.stderr is not None:
-            process.stderr.close()
+        reap(process, TIMEOUT)
 
 
 def port(process: subprocess.Popen[str]) -> int:

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,8 +21,9 @@ import websockets
 
 from tests.gateway.harness import LOGS
 from tests.redis.nodes import KEYS, held
-from tests.redis.server import RedisServer, free_port
-from tests.support.live_server import Peer, peer
+from tests.redis.server import RedisServer
+from tests.support.live_server import Peer, free_port, peer
+from tests.support.processes import children, stop
 from tests.support.secret import SECRET
 
 pytestmark = pytest.mark.anyio
@@ -31,19 +31,6 @@ pytestmark = pytest.mark.anyio
 START_TIMEOUT = 30.0
 MAX_CLIENTS = 200
 """Clients connected at most while waiting for both workers to have some."""
-
-
-def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return sorted(found)
 
 
 @contextlib.contextmanager
@@ -68,12 +55,7 @@ def workers(redis_url: str, count: int) -> Iterator[tuple[subprocess.Popen[bytes
             time.sleep(0.05)
         yield process, port
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def token(identity: str) -> str:

@@ -67,8 +67,9 @@ class Served:
         return self.base_url + path
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that reports when it listens, and never installs signal handlers."""
+class ThreadedServer(uvicorn.Server):
+    """A uvicorn server for a background thread: it reports when it listens (`ready`, `loop`),
+    never installs signal handlers, and aborts at shutdown the connections that did not close."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
@@ -76,11 +77,13 @@ class _Server(uvicorn.Server):
         self.loop: asyncio.AbstractEventLoop | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start listening, then report it."""
         self.loop = asyncio.get_running_loop()
         await super().startup(sockets)
         self.ready.set()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's graceful shutdown, then an abort of whatever connection is left."""
         await super().shutdown(sockets)
         # A connection whose peer never read keeps its transport waiting to flush; abort it,
         # so that no socket outlives the loop (and warns later, in another test).
@@ -93,6 +96,86 @@ class _Server(uvicorn.Server):
         await asyncio.sleep(0)  # let connection_lost run
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def loopback_socket(port: int = 0) -> socket.socket:
+    """A TCP socket bound to `127.0.0.1:port` (0: a port the kernel picks), to serve on."""
+    # Created as TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose protocol says
+    # TCP, and without it every keep-alive reply waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+@dataclass
+class ServerThread:
+    """`app` served by a `ThreadedServer` on a thread of its own.
+
+    Attributes:
+        server: the uvicorn server (its `loop` is set once it listens).
+        thread: the thread it runs on.
+        failure: what `server.run` raised, if it did.
+    """
+
+    server: ThreadedServer
+    thread: threading.Thread
+    failure: list[BaseException]
+
+    @classmethod
+    def start(cls, app: Any, sock: socket.socket, **options: Any) -> ServerThread:
+        """Serve `app` on `sock` (permessage-deflate off; `options`: more `uvicorn.Config`
+        settings), once it listens.
+
+        Raises:
+            RuntimeError: it did not start within `START_TIMEOUT` seconds, or failed to.
+        """
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            ws_per_message_deflate=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+            **options,
+        )
+        server = ThreadedServer(config)
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                server.run(sockets=[sock])
+            except BaseException as exc:  # reported to the test thread
+                failure.append(exc)
+                server.ready.set()
+
+        thread = threading.Thread(target=run, name=f"uvicorn-{sock.getsockname()[1]}", daemon=True)
+        thread.start()
+        running = cls(server, thread, failure)
+        if not server.ready.wait(START_TIMEOUT) or failure or server.loop is None:
+            running.stop()
+            raise RuntimeError(f"the test server did not start: {failure or 'timeout'}")
+        if not server.started:
+            running.stop()
+            raise RuntimeError("the test server did not start (lifespan startup failed?)")
+        return running
+
+    def stop(self) -> None:
+        """Shut down gracefully (WebSockets get close code 1012), joining the thread; force the
+        exit when a connection does not close in time (a peer that never reads)."""
+        self.server.should_exit = True
+        self.thread.join(STOP_TIMEOUT)
+        if self.thread.is_alive():
+            self.server.force_exit = True
+            self.thread.join(STOP_TIMEOUT)
+
+
 @contextlib.contextmanager
 def serve(app: Any, *, ws_max_size: int = 16 * 1024 * 1024, **options: Any) -> Iterator[Served]:
     """Serve `app` on `127.0.0.1:<free port>` for the duration of the `with` block.
@@ -102,50 +185,19 @@ def serve(app: Any, *, ws_max_size: int = 16 * 1024 * 1024, **options: Any) -> I
             that the gateway (not uvicorn) answers oversized frames.
         options: more `uvicorn.Config` settings.
     """
-    # Created as TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose protocol says
-    # TCP, and without it every keep-alive reply waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        access_log=False,
-        ws_per_message_deflate=False,
-        ws_max_size=ws_max_size,
-        lifespan="on",
-        timeout_graceful_shutdown=2,
-        **options,
-    )
-    server = _Server(config)
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            server.run(sockets=[sock])
-        except BaseException as exc:  # reported to the test thread below
-            failure.append(exc)
-            server.ready.set()
-
-    thread = threading.Thread(target=run, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
     try:
-        if not server.ready.wait(START_TIMEOUT) or failure or server.loop is None:
-            raise RuntimeError(f"the test server did not start: {failure or 'timeout'}")
-        if not server.started:
-            raise RuntimeError("the test server did not start (lifespan startup failed?)")
-        yield Served("127.0.0.1", port, app, server.loop)
+        running = ServerThread.start(app, sock, ws_max_size=ws_max_size, **options)
+        try:
+            assert running.server.loop is not None
+            yield Served("127.0.0.1", port, app, running.server.loop)
+        finally:
+            running.stop()
     finally:
-        server.should_exit = True
-        thread.join(STOP_TIMEOUT)
-        if thread.is_alive():
-            # A peer that never reads keeps its connection open; give up on it.
-            server.force_exit = True
-            thread.join(STOP_TIMEOUT)
         sock.close()
-    if failure:
-        raise RuntimeError("the test server failed") from failure[0]
+    if running.failure:
+        raise RuntimeError("the test server failed") from running.failure[0]
 
 
 # WebSocket peers for the gateway tests.

@@ -53,6 +53,7 @@ from sock8.client.errors import (
     Unauthorized,
 )
 from sock8.client.values import (
+    ChannelReset,
     ClientMessage,
     ConnectionState,
     History,
@@ -64,6 +65,7 @@ from sock8.client.values import (
 __all__ = [
     "AuthError",
     "Backoff",
+    "ChannelReset",
     "Client",
     "ClientClosed",
     "ClientError",

@@ -25,6 +25,7 @@ from sock8.client.values import (
     History,
     PresenceCallback,
     PresenceEntry,
+    ResetCallback,
     StateCallback,
 )
 from sock8.errors import ConfigError
@@ -85,6 +86,11 @@ class Client:
         on_presence: called with each `PresenceUpdate` of the channels this client receives.
         on_channels: called with the granted channels after each `welcome` and each refresh
             (an app's UI can drop a room the user lost).
+        on_reset: called with a `ChannelReset` when, after a reconnect, the gateway could not
+            give back every message missed on a channel with history (the gap is older than
+            the history keeps, or the stream started again). Otherwise the missed messages
+            are delivered, in order, before the live ones: the client resumes every channel
+            with history from the last message it received.
         clock: epoch seconds; schedules token refreshes and measures connection uptime.
         sleep: waits between reconnect attempts and until the next refresh. Tests inject a
             virtual clock and sleep to drive time without waiting for it.
@@ -116,6 +122,7 @@ class Client:
         on_state: StateCallback | None = None,
         on_presence: PresenceCallback | None = None,
         on_channels: ChannelsCallback | None = None,
+        on_reset: ResetCallback | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
@@ -156,6 +163,7 @@ class Client:
             on_state=on_state,
             on_presence=on_presence,
             on_channels=on_channels,
+            on_reset=on_reset,
             clock=clock,
             sleep=sleep,
         )
@@ -290,6 +298,8 @@ class Client:
         # Set first: no message of the channel is handed out once this was called.
         self._life.grants.unsubscribed.add(channel_id)
         self._life.grants.presence.pop(channel_id, None)
+        # What is published while unsubscribed is not wanted: no resuming from here.
+        self._life.grants.positions.pop(channel_id, None)
         frame = {"event": "unsubscribe", "channel": channel_id}
         await self._life.request("unsubscribe", channel_id, frame)
 

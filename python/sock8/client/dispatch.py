@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sock8.client.errors import ClientError, Forbidden, RequestRefused
-from sock8.client.grants import GrantState
+from sock8.client.grants import GrantState, parse_position
 from sock8.client.inbox import Inbox
-from sock8.client.values import ClientMessage, PresenceEntry, PresenceUpdate
+from sock8.client.values import ChannelReset, ClientMessage, PresenceEntry, PresenceUpdate
 
 __all__ = ["Dispatcher", "Pending", "decode", "presence_state"]
 
@@ -87,14 +87,20 @@ class Dispatcher:
         inbox: where delivered messages go.
         grants: the identity welcomed, whose own presence update answers a `setPresence`.
         on_presence: called with each `PresenceUpdate`; must not raise.
+        on_reset: called with each `ChannelReset`; must not raise.
     """
 
     def __init__(
-        self, inbox: Inbox, grants: GrantState, on_presence: Callable[[PresenceUpdate], None]
+        self,
+        inbox: Inbox,
+        grants: GrantState,
+        on_presence: Callable[[PresenceUpdate], None],
+        on_reset: Callable[[ChannelReset], None] = lambda reset: None,
     ) -> None:
         self._inbox = inbox
         self._grants = grants
         self._on_presence = on_presence
+        self._on_reset = on_reset
         self._pending: deque[Pending] = deque()
         self.last_error: dict[str, Any] | None = None
         """The last connection-level error frame, kept to explain the close that follows."""
@@ -131,10 +137,22 @@ class Dispatcher:
         channel = frame.get("channel")
         if event is None:
             if isinstance(channel, str) and "payload" in frame:
-                await self._inbox.put(ClientMessage(channel, frame["payload"]))
+                offset, epoch = frame.get("offset"), frame.get("epoch")
+                if self._grants.delivered(channel, offset, epoch):
+                    if type(offset) is int and isinstance(epoch, str):
+                        message = ClientMessage(channel, frame["payload"], offset, epoch)
+                    else:
+                        message = ClientMessage(channel, frame["payload"])
+                    await self._inbox.put(message)
             else:
                 logger.warning("skipped a frame without event, channel or payload")
         elif event == "subscribed":
+            if isinstance(channel, str):
+                if "recovered" in frame:
+                    self._resumed(channel, frame)
+                else:
+                    # A gateway that does not resume (or a channel without history).
+                    self._grants.recovering.discard(channel)
             self._answer("subscribe", channel, frame)
         elif event == "unsubscribed":
             self._answer("unsubscribe", channel, frame)
@@ -168,6 +186,20 @@ class Dispatcher:
                 return True
         return False
 
+    def _resumed(self, channel: str, frame: dict[str, Any]) -> None:
+        """The answer to a resuming `subscribe`: the missed messages follow it (recovered),
+        or they are lost and the app is told (`ChannelReset`)."""
+        self._grants.recovering.discard(channel)
+        position = parse_position(frame)
+        if position is None:
+            logger.warning("skipped a malformed position for %s", channel)
+            return
+        if frame.get("recovered") is True:
+            return  # the messages after our position follow, and move it on
+        self._grants.positions[channel] = position
+        logger.info("messages of %s were lost while disconnected; reload its state", channel)
+        self._on_reset(ChannelReset(channel, *position))
+
     def _presence_update(self, frame: dict[str, Any]) -> None:
         channel = frame.get("channel")
         if not isinstance(channel, str):
@@ -192,6 +224,11 @@ class Dispatcher:
         message = str(frame.get("message", ""))
         channel = frame.get("channel")
         if isinstance(channel, str):
+            if channel in self._grants.recovering:
+                # The resuming subscribe failed (the history is unavailable, a rate limit):
+                # live messages flow again; what was missed is not known.
+                self._grants.recovering.discard(channel)
+                logger.warning("could not resume %s: %s; messages may be lost", channel, code)
             error: RequestRefused = (
                 Forbidden(channel, message)
                 if code == "forbidden"

@@ -26,10 +26,12 @@ from sock8.client.inbox import Inbox
 from sock8.client.refresher import Refresher
 from sock8.client.route import AuthRoute, Token
 from sock8.client.values import (
+    ChannelReset,
     ChannelsCallback,
     ConnectionState,
     PresenceCallback,
     PresenceUpdate,
+    ResetCallback,
     StateCallback,
 )
 
@@ -89,6 +91,7 @@ class Lifecycle:
         on_presence: PresenceCallback | None,
         on_channels: ChannelsCallback | None,
         clock: Callable[[], float],
+        on_reset: ResetCallback | None = None,
         sleep: Callable[[float], Awaitable[object]],
     ) -> None:
         self.route = route
@@ -100,10 +103,13 @@ class Lifecycle:
         self._open_timeout = open_timeout
         self._on_state = on_state
         self._on_presence = on_presence
+        self._on_reset = on_reset
         self._on_channels = on_channels
         self._clock = clock
         self._sleep = sleep
-        self._dispatcher = Dispatcher(self.inbox, self.grants, self._presence_changed)
+        self._dispatcher = Dispatcher(
+            self.inbox, self.grants, self._presence_changed, self._channel_reset
+        )
         self._refresher = Refresher(
             self._refresh_now,
             self.stop,
@@ -231,6 +237,9 @@ class Lifecycle:
 
     def _presence_changed(self, update: PresenceUpdate) -> None:
         _notify(self._on_presence, update)
+
+    def _channel_reset(self, reset: ChannelReset) -> None:
+        _notify(self._on_reset, reset)
 
     async def _run(self) -> None:
         try:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "Channel",
+    "ChannelReset",
     "ChannelsCallback",
     "ClientMessage",
     "ConnectionState",
@@ -17,6 +18,7 @@ __all__ = [
     "PresenceCallback",
     "PresenceEntry",
     "PresenceUpdate",
+    "ResetCallback",
     "StateCallback",
     "SupportsId",
 ]
@@ -44,10 +46,33 @@ class ClientMessage:
     Attributes:
         channel: the wire id it was published to.
         payload: the decoded JSON payload.
+        offset: its place in the channel's history stream, on a channel with history; the
+            client resumes from the last one after a reconnect (docs/protocol.md, Recovery).
+        epoch: the identity of that stream.
     """
 
     channel: str
     payload: Any
+    offset: int | None = None
+    epoch: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelReset:
+    """The gateway could not give back what this client missed on a channel while it was
+    disconnected (the gap is older than the history keeps, or the stream started again): some
+    messages are lost, and the app should reload the channel's state (its `history`, or the
+    app itself). Passed to `on_reset`; messages from `offset` on follow.
+
+    Attributes:
+        channel: the wire id.
+        offset: where the channel's stream stands now.
+        epoch: the stream's epoch now.
+    """
+
+    channel: str
+    offset: int
+    epoch: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,4 +147,5 @@ Channel = str | SupportsId
 
 StateCallback = Callable[[ConnectionState], object]
 PresenceCallback = Callable[[PresenceUpdate], object]
+ResetCallback = Callable[[ChannelReset], object]
 ChannelsCallback = Callable[[tuple[str, ...]], object]

@@ -4,6 +4,6 @@
     python -m sock8.demo serve    # keep the app running for manual use (a browser page at /)
 
 `sock8.demo.app` is the example app (Starlette, `with_sock8`, a users table, the channel tree,
-the gateway mounted in the same ASGI app); `sock8.demo.scenario` is the script. Both need the
-`gateway` and `client` extras.
+the gateway mounted in the same ASGI app); `sock8.demo.scenario` is the script, served the way
+`sock8.demo.serving` starts the app. They need the `gateway` and `client` extras.
 """

@@ -34,9 +34,10 @@ from urllib.parse import quote
 import httpx
 
 import sock8
-from sock8.client import Forbidden, PresenceUpdate, RequestRefused
+from sock8.client import PresenceUpdate, RequestRefused
 from sock8.demo.app import AUTH_PATH, DemoApp, User
-from sock8.demo.scenario import WAIT, Out, Scenario, ScenarioFailed, _config, _listen, _Server
+from sock8.demo.scenario import WAIT, Out, Scenario, ScenarioFailed
+from sock8.demo.serving import StartError, listen, serving
 from sock8.tree import ChannelTree
 
 __all__ = ["ClusterScenario", "Node", "RedisProcess", "run_cluster"]
@@ -83,10 +84,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-class StartError(RuntimeError):
-    """redis-server or a gateway process did not start; the message says why."""
 
 
 @dataclass
@@ -323,14 +320,16 @@ class ClusterScenario(Scenario):
         self.say("app A", f"emit {alice_inbox}")
         await app.say("lobby", "app", "standup in 5 minutes")
         self.say("app A", f"emit {lobby}")
-        first, second = await self.receive("alice", alice), await self.receive("alice", alice)
-        self.check(
-            [first.channel, second.channel] == [alice_inbox, lobby],
+        await self.received_in_order(
+            "alice",
+            alice,
+            [alice_inbox, lobby],
             "alice got her notification, then the lobby message: no duplicate, not bob's",
         )
-        first, second = await self.receive("bob", bob), await self.receive("bob", bob)
-        self.check(
-            [first.channel, second.channel] == [bob_inbox, lobby],
+        await self.received_in_order(
+            "bob",
+            bob,
+            [bob_inbox, lobby],
             "bob got his notification, then the lobby message: no duplicate, not alice's",
         )
 
@@ -370,12 +369,7 @@ class ClusterScenario(Scenario):
         )
 
         self.step("a subscribe outside the grants is refused on node B; bob stays connected")
-        refused = False
-        try:
-            await bob.subscribe(alice_inbox)
-        except Forbidden as exc:
-            refused = True
-            self.say("bob", f"subscribe {alice_inbox} -> error {exc.code}")
+        refused = await self.subscribe_refused("bob", bob, alice_inbox)
         self.check(refused and bob.state == "connected", "bob may not read alice's notifications")
 
         self.step("bob leaves the lobby: node B drops its Redis subscription, node A keeps it")
@@ -462,20 +456,9 @@ async def run_cluster(out: Out = print, *, host: str = "127.0.0.1") -> bool:
 async def _site(node: Node, secret: str, publisher: Any, host: str) -> AsyncIterator[Site]:
     """An instance of the demo app on a free port, sending its clients to `node` and publishing
     straight to Redis through `publisher`."""
-    sock = _listen(host, 0)
+    sock = listen(host, 0)
     port = sock.getsockname()[1]
     app = DemoApp(node.ws_url, secret=secret)
     app.s8.publisher = publisher
-    server = _Server(_config(app), signals=False)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        ready = asyncio.create_task(server.ready.wait())
-        await asyncio.wait({ready, serving}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        if not server.ready.is_set() or not server.started:
-            raise StartError(f"the demo app for node {node.name} did not start")
+    async with serving(app, sock, name=f"the demo app for node {node.name}", timeout=WAIT):
         yield Site(app, f"http://{host}:{port}", node)
-    finally:
-        server.should_exit = True
-        await asyncio.gather(serving, return_exceptions=True)
-        sock.close()

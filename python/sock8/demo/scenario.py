@@ -9,18 +9,16 @@ state, with a timeout.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import uvicorn
 
 import sock8
 from sock8.client import ClientMessage, Forbidden, PresenceUpdate, Unauthorized
 from sock8.demo.app import AUTH_PATH, GATEWAY_PATH, SESSION_COOKIE, DemoApp, demo_secret
+from sock8.demo.serving import DemoServer, StartError, listen, server_config, serving
 
 __all__ = ["Scenario", "ScenarioFailed", "run", "serve_forever"]
 
@@ -32,52 +30,6 @@ Out = Callable[[str], object]
 
 class ScenarioFailed(AssertionError):
     """An expectation of the scenario did not hold."""
-
-
-class _Server(uvicorn.Server):
-    """uvicorn on the caller's event loop, reporting when it listens."""
-
-    def __init__(self, config: uvicorn.Config, *, signals: bool) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-        self._signals = signals
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """Start listening, then report it."""
-        await super().startup(sockets)
-        self.ready.set()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """uvicorn's Ctrl-C handling for `serve`; none for the scenario, which is a script
-        (and runs inside test processes)."""
-        if self._signals:
-            with super().capture_signals():
-                yield
-        else:
-            yield
-
-
-def _config(app: DemoApp) -> uvicorn.Config:
-    return uvicorn.Config(
-        app.asgi,
-        log_config=None,
-        access_log=False,
-        # What `sock8 gateway` does too: deflate costs memory per connection for small frames.
-        ws_per_message_deflate=False,
-        lifespan="on",
-        timeout_graceful_shutdown=2,
-    )
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    # Bound before the app is built, so that the gateway URL it hands out has the real port.
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
-    # and without it every keep-alive HTTP answer waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    return sock
 
 
 def _show(payload: Any) -> str:
@@ -156,6 +108,22 @@ class Scenario:
         self.say(who, f"<- {message.channel}  {_show(message.payload)}")
         return message
 
+    async def received_in_order(
+        self, who: str, client: sock8.Client, channels: list[str], what: str
+    ) -> None:
+        """Receive as many messages as `channels` has; check they came on those, in order."""
+        received = [(await self.receive(who, client)).channel for _ in channels]
+        self.check(received == channels, what)
+
+    async def subscribe_refused(self, who: str, client: sock8.Client, channel: str) -> bool:
+        """Try to subscribe `client` to `channel`; whether the gateway refused it (`forbidden`)."""
+        try:
+            await client.subscribe(channel)
+        except Forbidden as exc:
+            self.say(who, f"subscribe {channel} -> error {exc.code}")
+            return True
+        return False
+
     async def presence_seen(
         self, who: str, updates: asyncio.Queue[PresenceUpdate], identity: str, typing: bool
     ) -> None:
@@ -226,14 +194,16 @@ class Scenario:
         # other's notification, it would arrive before this one.
         await app.say("lobby", "app", "standup in 5 minutes")
         self.say("app", f"emit {lobby}")
-        first, second = await self.receive("alice", alice), await self.receive("alice", alice)
-        self.check(
-            [first.channel, second.channel] == [alice_inbox, lobby],
+        await self.received_in_order(
+            "alice",
+            alice,
+            [alice_inbox, lobby],
             "alice got her notification, then the lobby message; not bob's notification",
         )
-        first, second = await self.receive("bob", bob), await self.receive("bob", bob)
-        self.check(
-            [first.channel, second.channel] == [bob_inbox, lobby],
+        await self.received_in_order(
+            "bob",
+            bob,
+            [bob_inbox, lobby],
             "bob got his notification, then the lobby message; not alice's notification",
         )
 
@@ -272,12 +242,7 @@ class Scenario:
         )
 
         self.step("a subscribe outside the grants is refused; the connection stays open")
-        refused = False
-        try:
-            await alice.subscribe(bob_inbox)
-        except Forbidden as exc:
-            refused = True
-            self.say("alice", f"subscribe {bob_inbox} -> error {exc.code}")
+        refused = await self.subscribe_refused("alice", alice, bob_inbox)
         self.check(refused, "alice may not subscribe to bob's notifications")
         await app.notify("alice", "Still here?", "yes")
         message = await self.receive("alice", alice)
@@ -318,34 +283,29 @@ async def run(out: Out = print, *, host: str = "127.0.0.1") -> bool:
     Returns:
         whether every expectation held; the transcript went to `out`, a failure included.
     """
-    sock = _listen(host, 0)
+    sock = listen(host, 0)
     port = sock.getsockname()[1]
     base_url = f"http://{host}:{port}"
     app = DemoApp(f"ws://{host}:{port}{GATEWAY_PATH}/connect")
-    server = _Server(_config(app), signals=False)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
     scenario = Scenario(app, base_url, out)
     try:
-        ready = asyncio.create_task(server.ready.wait())
-        await asyncio.wait({ready, serving}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        if not server.ready.is_set() or not server.started:
-            out("FAILED: the demo app did not start")
-            return False
-        out(f"sock8 demo: the app and its gateway in one process at {base_url}")
-        out(
-            f"   auth route {base_url}{AUTH_PATH}, gateway ws://{host}:{port}{GATEWAY_PATH}/connect"
-        )
-        await scenario.run()
+        async with serving(app, sock, name="the demo app", timeout=WAIT):
+            out(f"sock8 demo: the app and its gateway in one process at {base_url}")
+            out(
+                f"   auth route {base_url}{AUTH_PATH}, "
+                f"gateway ws://{host}:{port}{GATEWAY_PATH}/connect"
+            )
+            try:
+                await scenario.run()
+            finally:
+                await scenario.close()
+    except StartError as exc:
+        out(f"FAILED: {exc}")
+        return False
     except ScenarioFailed as exc:
         out("")
         out(f"FAILED at step {scenario.steps}: {exc}")
         return False
-    finally:
-        await scenario.close()
-        server.should_exit = True
-        await asyncio.gather(serving, return_exceptions=True)
-        sock.close()
     out("")
     out(f"all {scenario.steps} steps passed ({scenario.checks} checks)")
     return True
@@ -353,7 +313,7 @@ async def run(out: Out = print, *, host: str = "127.0.0.1") -> bool:
 
 async def serve_forever(host: str = "127.0.0.1", port: int = 8000, out: Out = print) -> None:
     """Serve the demo app until interrupted, for manual use (a browser page at `/`)."""
-    sock = _listen(host, port)
+    sock = listen(host, port)
     port = sock.getsockname()[1]
     # A secret that outlives the process: pages left open reconnect after a restart.
     app = DemoApp(f"ws://{host}:{port}{GATEWAY_PATH}/connect", secret=demo_secret())
@@ -364,6 +324,6 @@ async def serve_forever(host: str = "127.0.0.1", port: int = 8000, out: Out = pr
     out("   sign in as two users from two browser profiles, or one normal and one private")
     out("   window: the windows of one profile share the session cookie, hence the user")
     try:
-        await _Server(_config(app), signals=True).serve(sockets=[sock])
+        await DemoServer(server_config(app), signals=True).serve(sockets=[sock])
     finally:
         sock.close()

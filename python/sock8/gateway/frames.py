@@ -18,6 +18,7 @@ from sock8._close_codes import (
     CLOSE_SLOW_CONSUMER,
     CLOSE_UNAUTHORIZED,
 )
+from sock8.publisher import Position
 
 __all__ = [
     "CLOSE_BAD_FRAME",
@@ -25,6 +26,8 @@ __all__ = [
     "CLOSE_INTERNAL",
     "CLOSE_SLOW_CONSUMER",
     "CLOSE_UNAUTHORIZED",
+    "MAX_EPOCH_CHARS",
+    "MAX_OFFSET",
     "Auth",
     "BadFrame",
     "ClientFrame",
@@ -65,11 +68,20 @@ class Refresh:
     token: str
 
 
+MAX_OFFSET = 2**53 - 1
+"""The largest offset a `since` may carry: the largest integer a JavaScript number holds."""
+
+MAX_EPOCH_CHARS = 64
+"""The longest epoch a `since` may carry; brokers' epochs are far shorter."""
+
+
 @dataclass(frozen=True, slots=True)
 class Subscribe:
-    """`{"event": "subscribe", "channel"}`."""
+    """`{"event": "subscribe", "channel", "since"?: {"offset", "epoch"}}`: `since` is the
+    position of the last message the client has of the channel (recovery)."""
 
     channel: str
+    since: Position | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +130,20 @@ def _string(frame: dict[str, Any], name: str, event: str) -> str:
     return value
 
 
+def _since(value: object) -> Position | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"offset", "epoch"}:
+        _refuse("subscribe 'since' must be an object with exactly 'offset' and 'epoch'")
+    offset, epoch = value["offset"], value["epoch"]
+    # bool is an int in Python, and 1.0 == 1: neither is an offset.
+    if type(offset) is not int or not 0 <= offset <= MAX_OFFSET:
+        _refuse(f"subscribe 'since.offset' must be an integer from 0 to {MAX_OFFSET}")
+    if not isinstance(epoch, str) or not 0 < len(epoch) <= MAX_EPOCH_CHARS:
+        _refuse(f"subscribe 'since.epoch' must be a string of 1 to {MAX_EPOCH_CHARS} characters")
+    return Position(offset, epoch)
+
+
 def parse_client_frame(text: str | None, max_bytes: int) -> ClientFrame:
     """Parse one client frame; `text` is `None` for a binary frame.
 
@@ -140,7 +166,7 @@ def parse_client_frame(text: str | None, max_bytes: int) -> ClientFrame:
         _refuse("frame is not a JSON object")
     event = frame.get("event")
     if event == "subscribe":
-        return Subscribe(_string(frame, "channel", event))
+        return Subscribe(_string(frame, "channel", event), _since(frame.get("since")))
     if event == "unsubscribe":
         return Unsubscribe(_string(frame, "channel", event))
     if event == "setPresence":
@@ -159,12 +185,27 @@ def parse_client_frame(text: str | None, max_bytes: int) -> ClientFrame:
     _refuse("frame has no string 'event'")
 
 
-def channel_message(channel_json: str, payload: str) -> str:
-    """A channel message frame from the channel id as JSON and the payload's JSON text.
+def channel_message(
+    channel_json: str, payload: str, offset: int | None = None, epoch: str | None = None
+) -> str:
+    """A channel message frame from the channel id as JSON and the payload's JSON text, with
+    the message's `offset` and `epoch` when its broker numbered it.
 
     Built by concatenation: the payload was encoded once by its publisher and is not parsed.
     """
-    return '{"channel":' + channel_json + ',"payload":' + payload + "}"
+    if offset is None or epoch is None:
+        return '{"channel":' + channel_json + ',"payload":' + payload + "}"
+    return (
+        '{"channel":'
+        + channel_json
+        + ',"payload":'
+        + payload
+        + ',"offset":'
+        + str(offset)
+        + ',"epoch":'
+        + dumps(epoch)
+        + "}"
+    )
 
 
 def error(code: str, message: str, channel: str | None = None) -> str:

@@ -11,6 +11,10 @@ With a shared presence store (several gateway nodes), this node's presence chang
 broadcast here: the store announces them through the broker, whose subscription hands every
 node's changes (this one's included) to `_Channel.relayed_presence`, so that every node offers
 a channel's changes in the same order.
+
+A subscriber may be *tapped* for a while (`tap`): the channel's messages then go to a callback
+instead of its queue, with the message itself, so that recovery (gateway/recovery.py) can hold
+live messages back while it reads the history, and drop those the history already gave.
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from sock8._core import check_json
-from sock8.gateway.frames import channel_message
+from sock8.gateway.frames import channel_message, dumps
 from sock8.gateway.outbox import PresenceChange, encode
 from sock8.gateway.presence import PresenceEntry
 from sock8.publisher import Broker, Message, Subscription
 
-__all__ = ["Hub", "Sink"]
+__all__ = ["Hub", "Sink", "Tap"]
 
 logger = logging.getLogger("sock8.gateway")
 
@@ -48,10 +52,21 @@ class Sink(Protocol):
         change of that channel still waiting in its queue."""
 
 
+class Tap(Protocol):
+    """Takes a tapped subscriber's messages and presence changes of one channel; must not
+    block, raise, or change the hub."""
+
+    def message(self, message: Message, frame: bytes) -> None:
+        """A message, and its frame."""
+
+    def offer_presence(self, change: PresenceChange) -> None:
+        """A presence change."""
+
+
 class _Channel:
     """One channel's local subscribers and its broker subscription."""
 
-    __slots__ = ("channel", "count", "id_json", "sinks", "subscription")
+    __slots__ = ("channel", "count", "id_json", "last", "sinks", "subscription", "taps")
 
     def __init__(self, channel: str, count: Callable[[int], object]) -> None:
         self.channel = channel
@@ -60,10 +75,14 @@ class _Channel:
         # A dict keeps insertion order (deliveries go out in subscription order) and gives O(1)
         # removal.
         self.sinks: dict[Sink, None] = {}
+        self.taps: dict[Sink, Tap] = {}
         self.subscription: Subscription | None = None
+        # The last numbered message delivered: a message already delivered again (a broker's
+        # resync) is dropped, and a gap is reported to the subscribers.
+        self.last: tuple[int, str] | None = None
 
     def deliver(self, message: Message) -> None:
-        if not self.sinks:
+        if not self.sinks and not self.taps:
             return
         try:
             # The frame is assembled from the payload's text without parsing it: text that is
@@ -73,19 +92,54 @@ class _Channel:
         except (ValueError, TypeError) as exc:
             logger.error("dropped a message for %s from the broker: %s", message.channel, exc)
             return
-        frame = encode(channel_message(self.id_json, message.payload))
+        offset, epoch = message.offset, message.epoch
+        if offset is not None and epoch is not None:
+            last = self.last
+            if last is not None and epoch == last[1]:
+                if offset <= last[0]:
+                    return
+                if offset > last[0] + 1:
+                    self._lost(offset, epoch)
+            elif last is not None:
+                self._lost(offset, epoch)
+            self.last = (offset, epoch)
+        frame = encode(channel_message(self.id_json, message.payload, offset, epoch))
         for sink in self.sinks:
             sink.offer(frame)
+        if self.taps:
+            for tap in list(self.taps.values()):
+                tap.message(message, frame)
         # Once per message, not per frame: the metrics' deliveries.
         self.count(len(self.sinks))
+
+    def _lost(self, offset: int, epoch: str) -> None:
+        """Messages before `offset` never reached this node (its broker subscription was down
+        longer than the history keeps, or the stream was reset): the subscribers are told, as
+        a recovery that failed, so that none of them loses messages silently."""
+        logger.warning("messages of %s were lost before offset %d", self.channel, offset)
+        frame = encode(
+            dumps(
+                {
+                    "event": "subscribed",
+                    "channel": self.channel,
+                    "recovered": False,
+                    "offset": offset - 1,
+                    "epoch": epoch,
+                }
+            )
+        )
+        for sink in self.sinks:
+            sink.offer(frame)
 
     def broadcast_presence(self, change: PresenceChange) -> None:
         for sink in self.sinks:
             sink.offer_presence(change)
+        for tap in list(self.taps.values()):
+            tap.offer_presence(change)
 
     def relayed_presence(self, identity: str, entry: Mapping[str, Any] | None) -> None:
         """A presence change of any node, carried by the broker."""
-        if not self.sinks:
+        if not self.sinks and not self.taps:
             return
         value = None
         if entry is not None:
@@ -133,7 +187,23 @@ class Hub:
                 )
             else:
                 entry.subscription = self._broker.subscribe(channel, entry.deliver, loop=self._loop)
-        entry.sinks[sink] = None
+        if sink not in entry.taps:
+            entry.sinks[sink] = None
+
+    def tap(self, channel: str, sink: Sink, tap: Tap) -> None:
+        """Hand `channel`'s messages and presence changes for `sink` to `tap` instead, until
+        `untap`; subscribes
+        `sink` first when it was not."""
+        self.add(channel, sink)
+        entry = self._channels[channel]
+        entry.sinks.pop(sink, None)
+        entry.taps[sink] = tap
+
+    def untap(self, channel: str, sink: Sink) -> None:
+        """Offer `channel`'s messages to `sink` itself again (if it is still subscribed)."""
+        entry = self._channels.get(channel)
+        if entry is not None and entry.taps.pop(sink, None) is not None:
+            entry.sinks[sink] = None
 
     def remove(self, channel: str, sink: Sink) -> None:
         """Stop delivering `channel` to `sink` at once; idempotent."""
@@ -141,7 +211,8 @@ class Hub:
         if entry is None:
             return
         entry.sinks.pop(sink, None)
-        if not entry.sinks:
+        entry.taps.pop(sink, None)
+        if not entry.sinks and not entry.taps:
             del self._channels[channel]
             if entry.subscription is not None:
                 entry.subscription.close()
@@ -167,7 +238,12 @@ class Hub:
     def subscribers(self, channel: str) -> int:
         """How many local subscribers `channel` has."""
         entry = self._channels.get(channel)
-        return 0 if entry is None else len(entry.sinks)
+        return 0 if entry is None else len(entry.sinks) + len(entry.taps)
+
+    @property
+    def broker(self) -> Broker:
+        """Where messages come from."""
+        return self._broker
 
     def channels(self) -> list[str]:
         """The channels with local subscribers."""

@@ -42,7 +42,7 @@ from pydantic import ValidationError
 
 from sock8._core import Grants, Verifier
 from sock8.errors import TokenError
-from sock8.gateway import frames
+from sock8.gateway import frames, recovery
 from sock8.gateway.frames import (
     CLOSE_BAD_FRAME,
     CLOSE_INTERNAL,
@@ -64,6 +64,7 @@ from sock8.gateway.ratelimit import TokenBucket
 from sock8.gateway.rules import ChannelRules
 from sock8.gateway.stats import GatewayStats, refusal_reason
 from sock8.logs import connection_fields
+from sock8.publisher import Position
 
 if TYPE_CHECKING:
     from sock8.gateway.clock import Clock, Timer
@@ -397,7 +398,7 @@ class Session:
         grants = self.grants
         if grants is None:
             if isinstance(frame, Auth):
-                self._authenticate(frame.token)
+                await self._authenticate(frame.token)
             else:
                 self._gateway.stats.connected("bad_frame")
                 self.close(
@@ -412,12 +413,12 @@ class Session:
         if not self._within_limits(frame):
             return
         match frame:
-            case Subscribe(channel):
+            case Subscribe(channel, since):
                 if self._allowed(grants, channel):
                     if channel not in self._subscribed:
                         self._subscribed.add(channel)
                         self._hub.add(channel, self)
-                    self._reply(frames.dumps({"event": "subscribed", "channel": channel}))
+                    await self._subscribe_history(channel, since)
             case Unsubscribe(channel):
                 if channel in self._subscribed:
                     self._subscribed.discard(channel)
@@ -468,7 +469,26 @@ class Session:
         except TokenError as exc:
             return exc
 
-    def _authenticate(self, token: str) -> None:
+    async def _subscribe_history(self, channel: str, since: Position | None) -> None:
+        """Answer a `subscribe`: with what was missed since `since` and the channel's position,
+        when the client gave one and the channel has history (gateway/recovery.py)."""
+        if since is None or not recovery.history_channels(
+            self._hub, self._gateway.rules, [channel]
+        ):
+            self._reply(frames.dumps({"event": "subscribed", "channel": channel}))
+            return
+        try:
+            await recovery.subscribe(
+                self._hub,
+                self,
+                channel,
+                since,
+                lambda: channel in self._subscribed and not self._closing,
+            )
+        except Exception as exc:
+            self._unavailable(channel, exc, "history")
+
+    async def _authenticate(self, token: str) -> None:
         grants = self._verify(token)
         if isinstance(grants, TokenError):
             self._gateway.stats.connected("unauthorized", grants)
@@ -488,16 +508,32 @@ class Session:
         for channel in grants.channels:
             self._subscribed.add(channel)
             self._hub.add(channel, self)
-        self._reply(
-            frames.dumps(
-                {
-                    "event": "welcome",
-                    "identity": grants.identity,
-                    "channels": list(grants.channels),
-                    "expiresAt": grants.expires_at,
+        welcome: dict[str, Any] = {
+            "event": "welcome",
+            "identity": grants.identity,
+            "channels": list(grants.channels),
+            "expiresAt": grants.expires_at,
+        }
+        # Where each history channel stands, read while its live messages are held back: the
+        # client counts from there, and those published meanwhile follow the welcome.
+        history = recovery.history_channels(self._hub, self._gateway.rules, grants.channels)
+        hold = recovery.Hold(self._hub, self, history) if history else None
+        positions: dict[str, Position] = {}
+        if hold is not None:
+            try:
+                await hold.ready()
+                positions = await recovery.positions(self._hub, history)
+            except Exception as exc:
+                logger.debug("reading positions failed (%s): %s", self._who(), exc)
+            if positions:
+                welcome["positions"] = {
+                    channel: recovery.position_json(position)
+                    for channel, position in positions.items()
                 }
-            )
-        )
+        self._reply(frames.dumps(welcome))
+        if hold is not None:
+            for channel in history:
+                hold.release(channel, positions.get(channel), channel in self._subscribed)
 
     async def _refresh(self, current: Grants, token: str) -> None:
         grants = self._verify(token)
@@ -609,12 +645,12 @@ class Session:
             return
         self._hub.broadcast_presence(PresenceChange(channel, grants.identity, entry))
 
-    def _unavailable(self, channel: str, exc: Exception) -> None:
+    def _unavailable(self, channel: str, exc: Exception, what: str = "presence") -> None:
         # Debug only: a store that is down fails every request; the store logs its outage.
         logger.debug(
-            "the presence store failed (%s): %s", self._who(), exc, extra=self._fields("presence")
+            "the %s store failed (%s): %s", what, self._who(), exc, extra=self._fields(what)
         )
-        self._reply(frames.error("unavailable", "presence is unavailable; retry later", channel))
+        self._reply(frames.error("unavailable", f"{what} is unavailable; retry later", channel))
 
     async def _leave_presence(self, channel: str) -> None:
         if channel not in self._members or self.grants is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -16,10 +17,18 @@ import redis.asyncio
 
 from sock8._backoff import Backoff
 from sock8.errors import ConfigError, PublishError
-from sock8.publisher import Deliver, HistoryPage, Message, PresenceDeliver, check_payload
+from sock8.publisher import (
+    Deliver,
+    HistoryPage,
+    Message,
+    Missed,
+    Position,
+    PresenceDeliver,
+    check_payload,
+)
 from sock8.redis.clients import Protocol, async_client, check_url, sync_client
-from sock8.redis.keys import DEFAULT_PREFIX, Keys, decode_event, message_event
-from sock8.redis.scripts import PUBLISH
+from sock8.redis.keys import DEFAULT_PREFIX, Keys, decode_event, decode_numbered, message_event
+from sock8.redis.scripts import MISSED, POSITION, PUBLISH
 from sock8.redis.subscriber import Subscriber
 
 __all__ = ["RedisBroker", "RedisSubscription"]
@@ -100,8 +109,11 @@ class RedisBroker:
     stops it with the app). When Redis cannot be reached, `publish`, `apublish` and the
     history calls raise `PublishError` at once (nothing is queued), `status` says
     `"unavailable"`, and the subscription reconnects with capped, jittered backoff and
-    resubscribes every local channel by itself. Delivery is at-most-once: what is published
-    while a node's subscription is down does not reach that node's clients.
+    resubscribes every local channel by itself. It is `Recoverable`: a message stored in a
+    channel's history gets the next offset of the channel, and the stream an epoch, in the same
+    script; a stream whose state is gone from Redis (expired, flushed, a restart without
+    persistence) starts a new epoch. Without history, delivery is at-most-once: what is
+    published while a node's subscription is down does not reach that node's clients.
 
     Arguments:
         url: `redis://[:password@]host:port/db` (or `rediss://`, `unix://`).
@@ -164,6 +176,14 @@ class RedisBroker:
         # wire id -> its subscriptions, and the Redis channel back to the wire id.
         self._index: dict[str, dict[RedisSubscription, None]] = {}
         self._by_redis: dict[bytes, str] = {}
+        # The last stored message this node received of each subscribed channel: where a
+        # resync after a lost subscription starts.
+        self.delivered: dict[str, Position] = {}
+        # Channels being resynced after a lost subscription, and their live messages held
+        # back meanwhile.
+        self._resyncing: dict[str, list[Message]] = {}
+        self._resync_tasks: set[asyncio.Task[None]] = set()
+        self._scripts: dict[str, Any] = {}
 
     # Publishing.
 
@@ -214,10 +234,68 @@ class RedisBroker:
             raise _unavailable(exc) from exc
 
     def _publish_keys(self, channel: str) -> list[str]:
-        return [self.keys.history(channel), self.keys.channel(channel)]
+        return [self.keys.history(channel), self.keys.channel(channel), self.keys.stream(channel)]
 
     def _publish_args(self, stamp: int, payload: str) -> list[object]:
-        return [stamp, payload, self._history_size, self._history_ttl]
+        return [stamp, payload, self._history_size, self._history_ttl, _new_epoch()]
+
+    # Recovery.
+
+    async def apositions(self, channels: list[str]) -> dict[str, Position]:
+        """Each channel's current position (a channel without a stream gets an epoch).
+
+        Raises:
+            PublishError: Redis could not be reached.
+        """
+        positions: dict[str, Position] = {}
+        for channel in channels:
+            epoch, offset = await self._script(
+                POSITION, self._publish_keys(channel), [_new_epoch(), self._history_ttl]
+            )
+            position = positions[channel] = Position(int(offset), _text(epoch))
+            if channel in self._index:
+                # Read once the node holds the channel (the gateway waits for that): where a
+                # resync would start if nothing is delivered before the subscription drops.
+                self.delivered.setdefault(channel, position)
+        return positions
+
+    async def amissed(self, channel: str, since: Position) -> Missed:
+        """The stored messages of `channel` after `since`, oldest first, when the stream still
+        holds all of them in `since.epoch`.
+
+        Raises:
+            PublishError: Redis could not be reached.
+        """
+        args: list[str | int] = [_new_epoch(), self._history_ttl, self._history_size]
+        epoch, offset, entries = await self._script(MISSED, self._publish_keys(channel), args)
+        position = Position(int(offset), _text(epoch))
+        if since.epoch != position.epoch or since.offset > position.offset:
+            return Missed(position, (), False)
+        messages: list[Message] = []
+        for _, fields in reversed(entries):
+            values = {_text(key): _text(value) for key, value in _pairs(fields)}
+            number = int(values.get("o", "0"))
+            if number > since.offset:
+                messages.append(
+                    Message(channel, values["p"], int(values["t"]), number, position.epoch)
+                )
+        expected = list(range(since.offset + 1, position.offset + 1))
+        if [message.offset for message in messages] != expected:
+            return Missed(position, (), False)  # the oldest of them were trimmed
+        return Missed(position, tuple(messages), True)
+
+    async def _script(self, source: str, keys: list[str], args: list[str | int]) -> Any:
+        # Through the blocking client in a worker thread: these reads come once per connection
+        # or recovery, not per message, and need no connection bound to a loop that a mounted
+        # gateway may never stop.
+        client, _ = self._blocking()
+        script = self._scripts.get(source)
+        if script is None or script.registered_client is not client:
+            script = self._scripts[source] = client.register_script(source)
+        try:
+            return await asyncio.to_thread(lambda: script(keys=keys, args=args))
+        except redis.RedisError as exc:
+            raise _unavailable(exc) from exc
 
     # History.
 
@@ -292,6 +370,7 @@ class RedisBroker:
             if group:
                 return
             del self._index[channel]
+            self.delivered.pop(channel, None)
             del self._by_redis[self.keys.channel(channel).encode()]
         self._on_loop(self._unwant, channel)
 
@@ -330,6 +409,17 @@ class RedisBroker:
         channel = self._by_redis.get(redis_channel)
         if channel is None:
             return  # unsubscribed while the message was on its way
+        numbered = decode_numbered(data)
+        if numbered is not None:
+            offset, epoch, stamp, payload = numbered
+            message = Message(channel, payload, stamp, offset, epoch)
+            held = self._resyncing.get(channel)
+            if held is not None:
+                held.append(message)
+                return
+            self.delivered[channel] = Position(offset, epoch)
+            self._hand_out(channel, message)
+            return
         event = decode_event(data)
         if event is None:
             logger.error("dropped an undecodable event on %s", channel)
@@ -338,6 +428,10 @@ class RedisBroker:
         item: Message | tuple[str, Any] = (
             Message(channel, str(second), first) if isinstance(first, int) else (first, second)
         )
+        self._hand_out(channel, item)
+
+    def _hand_out(self, channel: str, item: Message | tuple[str, Any]) -> None:
+        """Hand an event to the channel's subscriptions, each on its loop."""
         with self._lock:
             group = tuple(self._index.get(channel, ()))
         groups: dict[asyncio.AbstractEventLoop | None, list[RedisSubscription]] = {}
@@ -369,6 +463,7 @@ class RedisBroker:
             on_message=self._received,
             probe_interval=self._probe_interval,
             backoff=self._backoff,
+            on_reconnect=self._reconnected,
         )
         with self._lock:
             channels = list(self._index)
@@ -381,6 +476,9 @@ class RedisBroker:
         subscriber, self._subscriber = self._subscriber, None
         if subscriber is not None:
             await subscriber.stop()
+        for task in list(self._resync_tasks):
+            task.cancel()
+        await asyncio.gather(*self._resync_tasks, return_exceptions=True)
         client, self._async = self._async, None
         self._async_publish = None
         self._loop = None
@@ -410,6 +508,50 @@ class RedisBroker:
     def subscriber(self) -> Subscriber | None:
         """The node's pub/sub connection once started (for tests and metrics)."""
         return self._subscriber
+
+    def _reconnected(self) -> None:
+        """The subscription is back: what this node's subscribers missed meanwhile is fetched
+        from the history and handed to them, in order, before the live messages."""
+        channels = [channel for channel in self.delivered if channel not in self._resyncing]
+        if not channels:
+            return
+        for channel in channels:
+            self._resyncing[channel] = []
+        task = asyncio.get_running_loop().create_task(self._resync(channels))
+        self._resync_tasks.add(task)
+        task.add_done_callback(self._resync_tasks.discard)
+
+    async def _resync(self, channels: list[str]) -> None:
+        for channel in channels:
+            missed: tuple[Message, ...] = ()
+            try:
+                subscriber = self._subscriber
+                if subscriber is not None:
+                    await subscriber.held(self.keys.channel(channel), READY_TIMEOUT)
+                since = self.delivered.get(channel)
+                if since is not None:
+                    found = await self.amissed(channel, since)
+                    missed = found.messages
+                    if not found.recovered:
+                        # The hub sees the gap at the next message and tells its subscribers.
+                        logger.warning("redis: messages of %s were lost while away", channel)
+            except Exception as exc:
+                logger.warning("redis: could not resync %s: %s", channel, exc)
+            finally:
+                held = self._resyncing.pop(channel, [])
+                last = self.delivered.get(channel)
+                for message in (*missed, *held):
+                    if (
+                        last is not None
+                        and message.epoch == last.epoch
+                        and (message.offset or 0) <= last.offset
+                    ):
+                        continue
+                    last = Position(message.offset or 0, message.epoch or "")
+                    if channel in self._index:
+                        self._hand_out(channel, message)
+                if last is not None and channel in self._index:
+                    self.delivered[channel] = last
 
     async def _send_probe(self) -> None:
         clients = self._async_clients()
@@ -445,6 +587,22 @@ class RedisBroker:
 def _unavailable(exc: BaseException) -> PublishError:
     text = " ".join(str(exc).split())[:200]
     return PublishError(f"Redis is unavailable: {type(exc).__name__}: {text}")
+
+
+def _new_epoch() -> str:
+    # Only used when the stream has none: random, so that no two streams share one.
+    return secrets.token_hex(8)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pairs(fields: Any) -> list[tuple[Any, Any]]:
+    # A Lua reply gives an entry's fields as a flat list; a mapping from other paths.
+    if isinstance(fields, dict):
+        return list(fields.items())
+    return list(zip(fields[::2], fields[1::2], strict=True))
 
 
 def _check_query(limit: int, cursor: str | None) -> str:

@@ -5,7 +5,8 @@ that a Redis Cluster keeps all of one channel's keys on one shard (scripts touch
 With the default prefix `sock8`:
 
 - `sock8:m:{<id>}` the pub/sub channel of a sock8 channel: messages and presence changes;
-- `sock8:h:{<id>}` its history, a capped Stream (`t` timestamp, `p` payload);
+- `sock8:h:{<id>}` its history, a capped Stream (`t` timestamp, `p` payload, `o` offset);
+- `sock8:s:{<id>}` its history's state, a hash (`e` epoch, `o` last offset);
 - `sock8:pd:{<id>}` presence entries, a hash identity -> `{"lastSeen", "data"}`;
 - `sock8:pe:{<id>}` presence expiry, a sorted set connection id -> expiry (epoch ms);
 - `sock8:pm:{<id>}` presence membership, a hash connection id -> identity;
@@ -15,6 +16,7 @@ With the default prefix `sock8`:
 What a channel carries, one Redis message per event, decoded once per node:
 
 - `m<timestamp>:<payload>`: a published message (epoch ms, then the JSON text);
+- `o<offset>:<epoch>:<timestamp>:<payload>`: a message stored in the history;
 - `p{"i": identity, "e": {"lastSeen", "data"}}`: an identity's new presence entry;
 - `p{"i": identity}`: the identity left (its last member connection went, or expired).
 """
@@ -25,7 +27,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_PREFIX", "Keys", "decode_event", "message_event", "presence_event"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "Keys",
+    "decode_event",
+    "decode_numbered",
+    "message_event",
+    "presence_event",
+]
 
 DEFAULT_PREFIX = "sock8"
 """The prefix of every key and Redis channel unless another is given."""
@@ -44,6 +53,10 @@ class Keys:
     def history(self, channel: str) -> str:
         """The Stream of `channel`'s history."""
         return f"{self.prefix}:h:{{{channel}}}"
+
+    def stream(self, channel: str) -> str:
+        """The hash of `channel`'s history state: its epoch and last offset."""
+        return f"{self.prefix}:s:{{{channel}}}"
 
     def presence(self, channel: str) -> list[str]:
         """The presence keys of `channel`: entries, expiry, membership, counts."""
@@ -66,6 +79,19 @@ def presence_event(identity: str, entry: str | None) -> str:
     if entry is None:
         return f'p{{"i":{who}}}'
     return f'p{{"i":{who},"e":{entry}}}'
+
+
+def decode_numbered(data: bytes) -> tuple[int, str, int, str] | None:
+    """A stored message's event as `(offset, epoch, timestamp, payload)`; `None` otherwise."""
+    if data[:1] != b"o":
+        return None
+    try:
+        offset, epoch, stamp, payload = data[1:].decode().split(":", 3)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not (offset.isascii() and offset.isdigit() and stamp.isascii() and stamp.isdigit()):
+        return None
+    return int(offset), epoch, int(stamp), payload
 
 
 def decode_event(data: bytes) -> tuple[int, str] | tuple[str, dict[str, Any] | None] | None:

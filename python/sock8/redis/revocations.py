@@ -32,6 +32,9 @@ from sock8.revocation import Revocation
 
 __all__ = ["RedisRevocations"]
 
+START_TIMEOUT = 5.0
+"""Seconds `RedisRevocations.start` waits for the live revocations before the node serves."""
+
 logger = logging.getLogger("sock8.redis")
 
 
@@ -92,6 +95,7 @@ class RedisRevocations:
         self._clock: Clock | None = None
         self._apply: Apply | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loaded: asyncio.Event | None = None
 
     # Local, as `MemoryRevocations`.
 
@@ -130,13 +134,26 @@ class RedisRevocations:
         await asyncio.to_thread(self.share, revocation, until)
 
     async def start(self, clock: Clock, apply: Apply) -> None:
-        """Read the live revocations, then follow new ones on the running loop."""
+        """Read the live revocations, then follow new ones on the running loop.
+
+        Returns once the live ones are read, so that a node that starts later refuses revoked
+        tokens from its first connection; when Redis cannot be reached within `START_TIMEOUT`,
+        it starts anyway (as it serves without the broker) and reads them once Redis answers.
+        """
         self._clock = clock
         self._apply = apply
         if self._task is None:
+            self._loaded = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(
                 self._follow(), name="sock8-redis-revocations"
             )
+        loaded = self._loaded
+        if loaded is not None and not loaded.is_set():
+            try:
+                async with asyncio.timeout(START_TIMEOUT):
+                    await loaded.wait()
+            except TimeoutError:
+                logger.warning("redis: live revocations not read yet; starting without them")
 
     async def stop(self) -> None:
         """Stop following; close the connections."""
@@ -185,6 +202,8 @@ class RedisRevocations:
                 # and taken once.
                 await pubsub.subscribe(self.channel)
                 await self._load(client)
+                if self._loaded is not None:
+                    self._loaded.set()
                 if not up:
                     logger.info("redis: following revocations")
                 up, attempt = True, 0

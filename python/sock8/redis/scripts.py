@@ -4,6 +4,8 @@ sees a channel's messages and presence changes in the order Redis applied them."
 from __future__ import annotations
 
 __all__ = [
+    "MISSED",
+    "POSITION",
     "PRESENCE_LEAVE",
     "PRESENCE_REFRESH",
     "PRESENCE_STATE",
@@ -12,13 +14,55 @@ __all__ = [
     "PUBLISH",
 ]
 
-PUBLISH = """
--- KEYS: history stream, pub/sub channel
--- ARGV: timestamp, payload, history size, history ttl (seconds, 0: none)
-redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '*', 't', ARGV[1], 'p', ARGV[2])
-if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
-return redis.call('PUBLISH', KEYS[2], 'm' .. ARGV[1] .. ':' .. ARGV[2])
+# A channel's stream state is one hash (`e` epoch, `o` last offset) that lives and expires with
+# the stream: if it is gone (expired, flushed, a Redis restarted without persistence), the next
+# reader or writer starts a new epoch, so an offset is never read against an older stream's.
+_STREAM = """
+local function stream(epoch, ttl)
+  if redis.call('HSETNX', KEYS[3], 'e', epoch) == 1 and tonumber(ttl) > 0 then
+    redis.call('EXPIRE', KEYS[3], ttl)
+  end
+  return redis.call('HGET', KEYS[3], 'e')
+end
 """
+
+PUBLISH = (
+    _STREAM
+    + """
+-- KEYS: history stream, pub/sub channel, stream state
+-- ARGV: timestamp, payload, history size, history ttl (seconds, 0: none), a new epoch
+local epoch = stream(ARGV[5], ARGV[4])
+local offset = redis.call('HINCRBY', KEYS[3], 'o', 1)
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '*', 't', ARGV[1], 'p', ARGV[2], 'o', offset)
+if tonumber(ARGV[4]) > 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+end
+return redis.call(
+  'PUBLISH', KEYS[2], 'o' .. offset .. ':' .. epoch .. ':' .. ARGV[1] .. ':' .. ARGV[2])
+"""
+)
+
+POSITION = (
+    _STREAM
+    + """
+-- KEYS: history stream, pub/sub channel, stream state
+-- ARGV: a new epoch, history ttl; the epoch and the last offset
+local epoch = stream(ARGV[1], ARGV[2])
+return {epoch, tonumber(redis.call('HGET', KEYS[3], 'o') or '0')}
+"""
+)
+
+MISSED = (
+    _STREAM
+    + """
+-- KEYS: history stream, pub/sub channel, stream state
+-- ARGV: a new epoch, history ttl, count; the epoch, the last offset, the newest entries
+local epoch = stream(ARGV[1], ARGV[2])
+local offset = tonumber(redis.call('HGET', KEYS[3], 'o') or '0')
+return {epoch, offset, redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[3])}
+"""
+)
 
 # Expired members leave as if their connection had; an identity whose last member went is
 # removed and its removal announced. Shared by the sweep and the state read.

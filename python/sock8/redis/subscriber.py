@@ -48,6 +48,8 @@ class Subscriber:
             the subscriber runs on; it must not block.
         probe_interval: seconds of silence before a probe, and then before giving up on it.
         backoff: delays between reconnect attempts.
+        on_reconnect: called when a connection after the first is up (its channels sent):
+            what was published meanwhile did not reach this node.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class Subscriber:
         on_message: Callable[[bytes, bytes], None],
         probe_interval: float,
         backoff: Backoff,
+        on_reconnect: Callable[[], object] | None = None,
     ) -> None:
         self._url = url
         self._protocol = protocol
@@ -69,6 +72,7 @@ class Subscriber:
         self._on_message = on_message
         self._probe_interval = probe_interval
         self._backoff = backoff
+        self._on_reconnect = on_reconnect
         self._wanted: dict[str, None] = {}
         self._sent: set[str] = set()
         # Channels Redis confirmed on this connection, and who waits for a confirmation.
@@ -159,10 +163,13 @@ class Subscriber:
                 await pubsub.subscribe(self._probe)
                 await self._reconcile(pubsub)
                 up_since = loop.time()
-                if not first:
+                reconnected = not first
+                if reconnected:
                     self.reconnects += 1
                 first = False
                 self._up()
+                if reconnected and self._on_reconnect is not None:
+                    self._on_reconnect()
                 await self._serve(pubsub)
             except asyncio.CancelledError:
                 raise

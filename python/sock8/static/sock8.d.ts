@@ -121,6 +121,18 @@ export interface StateInfo {
 
 export interface MessageMeta {
   channel: string;
+  /** On channels with history: the message's place in the channel's stream. */
+  offset?: number;
+  /** On channels with history: the stream's identity (changes when it is reset). */
+  epoch?: string;
+}
+
+/** After a reconnect, messages of the channel were lost (the gap is older than the history
+ * keeps, or the stream was reset): reload the channel's state. Messages after `offset` follow. */
+export interface ChannelReset {
+  channel: string;
+  offset: number;
+  epoch: string;
 }
 
 export interface HistoryPage {
@@ -179,6 +191,7 @@ export class Channel {
   on(event: "message", listener: (payload: Json, meta: MessageMeta) => void): () => void;
   on(event: "presence", listener: (members: Map<string, Member>) => void): () => void;
   on(event: "error", listener: (error: Sock8Error) => void): () => void;
+  on(event: "reset", listener: (reset: ChannelReset) => void): () => void;
   off(event: string, listener: (...args: any[]) => void): void;
   /** A page of stored messages through the app's auth route. */
   history(options?: { limit?: number; cursor?: string | null }): Promise<HistoryPage>;

@@ -542,8 +542,22 @@ const SYSTEM_CLOCK = {
 /** @typedef {"connecting" | "connected" | "disconnected" | "closed"} State */
 
 /**
+ * `{ offset, epoch }` from the gateway as `[offset, epoch]`; `null` when malformed.
+ * @param {unknown} value
+ * @returns {[number, string] | null}
+ */
+function parsePosition(value) {
+  if (value === null || typeof value !== "object") return null;
+  const { offset, epoch } = /** @type {Record<string, unknown>} */ (value);
+  if (!Number.isSafeInteger(offset) || /** @type {number} */ (offset) < 0 || typeof epoch !== "string") return null;
+  return [/** @type {number} */ (offset), epoch];
+}
+
+/**
  * A channel of a `Sock8Client`: its messages, presence and history. Get one with
- * `client.channel(id)`; events: `message` (payload, meta), `presence` (members), `error`.
+ * `client.channel(id)`; events: `message` (payload, meta), `presence` (members), `error`,
+ * `reset` ({ channel, offset, epoch }): after a reconnect, the gateway could not give back every
+ * message missed on this channel (reload its state, e.g. from `history()`).
  */
 export class Channel extends Emitter {
   /** @type {Sock8Client} */
@@ -661,6 +675,12 @@ export class Sock8Client extends Emitter {
   #handles = new Map();
   /** @type {Set<string>} */
   #unsubscribed = new Set();
+  /** Last [offset, epoch] received of each channel with history: resumed from on reconnect.
+   * @type {Map<string, [number, string]>} */
+  #positions = new Map();
+  /** Channels resumed with `since` on this connection, until the gateway's answer.
+   * @type {Set<string>} */
+  #recovering = new Set();
   /** @type {Map<string, Record<string, unknown>>} */
   #presence = new Map();
   /** @type {Pending[]} */
@@ -833,6 +853,8 @@ export class Sock8Client extends Emitter {
     else {
       this.#unsubscribed.add(channel);
       this.#presence.delete(channel);
+      // What is published while unsubscribed is not wanted: no resuming from here.
+      this.#positions.delete(channel);
     }
     if (this.#state !== "connected") return; // applied on the next welcome
     const kind = on ? "subscribe" : "unsubscribe";
@@ -1031,6 +1053,20 @@ export class Sock8Client extends Emitter {
     for (const channel of this.#unsubscribed) {
       if (this.#channels.includes(channel)) ws.send(JSON.stringify({ event: "unsubscribe", channel }));
     }
+    // Channels with history resume from the last message received; the others start from
+    // where the welcome says they stand.
+    this.#recovering.clear();
+    const positions = frame.positions !== null && typeof frame.positions === "object" ? frame.positions : {};
+    for (const [channel, value] of Object.entries(positions)) {
+      const position = parsePosition(value);
+      if (position === null || this.#unsubscribed.has(channel)) continue;
+      const last = this.#positions.get(channel);
+      if (last === undefined) this.#positions.set(channel, position);
+      else {
+        this.#recovering.add(channel);
+        ws.send(JSON.stringify({ event: "subscribe", channel, since: { offset: last[0], epoch: last[1] } }));
+      }
+    }
     for (const [channel, data] of this.#presence) {
       ws.send(JSON.stringify({ event: "setPresence", channel, data }));
     }
@@ -1055,6 +1091,38 @@ export class Sock8Client extends Emitter {
     for (const channel of [...this.#presence.keys()]) {
       if (!this.#channels.includes(channel)) this.#presence.delete(channel);
     }
+    for (const channel of [...this.#positions.keys()]) {
+      if (!this.#channels.includes(channel)) this.#positions.delete(channel);
+    }
+  }
+
+  /**
+   * Whether a message is new (not a duplicate, nor one a recovery under way gives again);
+   * records its position.
+   * @param {string} channel
+   * @param {unknown} offset
+   * @param {unknown} epoch
+   */
+  #fresh(channel, offset, epoch) {
+    if (!Number.isSafeInteger(offset) || typeof epoch !== "string") return true; // no history
+    if (this.#recovering.has(channel)) return false;
+    const last = this.#positions.get(channel);
+    if (last !== undefined && last[1] === epoch && /** @type {number} */ (offset) <= last[0]) return false;
+    this.#positions.set(channel, [/** @type {number} */ (offset), epoch]);
+    return true;
+  }
+
+  /**
+   * The answer to a resuming subscribe (or a node's own report of lost messages).
+   * @param {string} channel
+   * @param {Record<string, any>} frame
+   */
+  #resumed(channel, frame) {
+    this.#recovering.delete(channel);
+    const position = parsePosition(frame);
+    if (position === null || frame.recovered === true) return; // the missed messages follow
+    this.#positions.set(channel, position);
+    this.#handles.get(channel)?.emit("reset", { channel, offset: position[0], epoch: position[1] });
   }
 
   /** @param {string} channel */
@@ -1071,11 +1139,23 @@ export class Sock8Client extends Emitter {
     const channel = typeof frame.channel === "string" ? frame.channel : null;
     if (event === undefined) {
       if (channel !== null && "payload" in frame) {
+        if (!this.#fresh(channel, frame.offset, frame.epoch)) return;
+        /** @type {{ channel: string, offset?: number, epoch?: string }} */
         const meta = { channel };
+        if (Number.isSafeInteger(frame.offset) && typeof frame.epoch === "string") {
+          meta.offset = frame.offset;
+          meta.epoch = frame.epoch;
+        }
         this.#handles.get(channel)?.emit("message", frame.payload, meta);
         this.emit("message", frame.payload, meta);
       }
-    } else if (event === "subscribed") this.#answer("subscribe", channel, frame);
+    } else if (event === "subscribed") {
+      if (channel !== null) {
+        if ("recovered" in frame) this.#resumed(channel, frame);
+        else this.#recovering.delete(channel); // a gateway that does not resume
+      }
+      this.#answer("subscribe", channel, frame);
+    }
     else if (event === "unsubscribed") this.#answer("unsubscribe", channel, frame);
     else if (event === "refreshed") this.#answer("refresh", null, frame);
     else if (event === "presenceState") {
@@ -1114,6 +1194,9 @@ export class Sock8Client extends Emitter {
   #refused(frame, channel) {
     const code = typeof frame.code === "string" ? frame.code : "error";
     const message = typeof frame.message === "string" ? frame.message : "";
+    // A resuming subscribe that failed (history unavailable, a rate limit): live messages
+    // flow again; what was missed is not known.
+    if (channel !== null) this.#recovering.delete(channel);
     let pending;
     if (channel !== null) pending = this.#pending.find((p) => p.channel === channel);
     else if (code === "unauthorized" || code === "rate_limited") {

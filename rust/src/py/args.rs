@@ -5,7 +5,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyInt, PyString};
 
-use crate::core::error::Error;
+use crate::core::error::{Error, TokenError};
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
@@ -22,6 +22,39 @@ pub fn type_error(what: &str, expected: &str, obj: &Bound<'_, PyAny>) -> PyErr {
 pub fn text<'a>(obj: &'a Bound<'_, PyAny>, what: &str, on_bad_text: impl FnOnce() -> Error) -> PyResult<&'a str> {
     let s = obj.cast::<PyString>().map_err(|_| type_error(what, "a str", obj))?;
     s.to_str().map_err(|_| on_bad_text().into())
+}
+
+/// Tokens at least this long (hundreds of channels, tens of µs and up) are decoded and verified
+/// with the GIL released, so other threads run meanwhile; for smaller ones, releasing it would
+/// cost more than the work.
+const DETACH_TOKEN_BYTES: usize = 16 * 1024;
+
+/// A token's bytes: `bytes` as they are, a `str` as UTF-8. A `str` of more than `max`
+/// characters is refused before it is encoded (a character is at least one byte).
+pub fn token_bytes<'a>(token: &'a Bound<'_, PyAny>, max: usize) -> PyResult<&'a [u8]> {
+    if let Ok(s) = token.cast::<PyString>() {
+        if s.len()? > max {
+            return Err(TokenError::malformed(format!("token is over the {max}-byte limit")).into());
+        }
+        let text = s
+            .to_str()
+            .map_err(|_| TokenError::malformed("token is not valid Unicode text"))?;
+        Ok(text.as_bytes())
+    } else if let Ok(b) = token.cast::<PyBytes>() {
+        Ok(b.as_bytes())
+    } else {
+        Err(type_error("token", "str or bytes", token))
+    }
+}
+
+/// `work(bytes)`, with the GIL released when `bytes` is a large token. `bytes` must borrow from
+/// an immutable object held for the whole call (as `token_bytes` gives).
+pub fn detached_if_large<T: Send>(py: Python<'_>, bytes: &[u8], work: impl FnOnce(&[u8]) -> T + Send) -> T {
+    if bytes.len() >= DETACH_TOKEN_BYTES {
+        py.detach(|| work(bytes))
+    } else {
+        work(bytes)
+    }
 }
 
 /// A secret's bytes: `bytes` as they are, a `str` as UTF-8.

@@ -2,16 +2,13 @@
 //! without verification (for `sock8 token inspect`).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyList, PyString};
 
-use super::args::type_error;
+use super::args::{detached_if_large, token_bytes};
 use crate::core::decode::{Object, decode_unverified as core_decode};
 use crate::core::error::TokenError;
 use crate::core::json::Tree;
 use crate::core::limits::MAX_TOKEN_BYTES;
-
-/// Tokens at least this long are decoded with the GIL released, as `Verifier.verify` does.
-const DETACH_TOKEN_BYTES: usize = 16 * 1024;
 
 fn tree_value<'py>(py: Python<'py>, tree: &Tree) -> PyResult<Bound<'py, PyAny>> {
     Ok(match tree {
@@ -117,24 +114,8 @@ impl UnverifiedToken {
 #[pyfunction]
 pub fn decode_unverified(token: &Bound<'_, PyAny>) -> PyResult<UnverifiedToken> {
     let py = token.py();
-    let bytes = if let Ok(s) = token.cast::<PyString>() {
-        if s.len()? > MAX_TOKEN_BYTES {
-            return Err(TokenError::malformed(format!("token is over the {MAX_TOKEN_BYTES}-byte limit")).into());
-        }
-        s.to_str()
-            .map_err(|_| TokenError::malformed("token is not valid Unicode text"))?
-            .as_bytes()
-    } else if let Ok(b) = token.cast::<PyBytes>() {
-        b.as_bytes()
-    } else {
-        return Err(type_error("token", "str or bytes", token));
-    };
-    // `bytes` borrows from an immutable object held for the whole call.
-    let decoded = if bytes.len() >= DETACH_TOKEN_BYTES {
-        py.detach(|| core_decode(bytes))?
-    } else {
-        core_decode(bytes)?
-    };
+    let bytes = token_bytes(token, MAX_TOKEN_BYTES)?;
+    let decoded = detached_if_large(py, bytes, core_decode)?;
     let (header, header_error) = part(py, decoded.header)?;
     let (claims, claims_error) = part(py, decoded.claims)?;
     let (signature_bytes, signature_error) = match decoded.signature_bytes {

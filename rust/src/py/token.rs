@@ -6,7 +6,9 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use super::args::{OptName, config_int, opt_string, seconds, secret_bytes, text, type_error};
+use super::args::{
+    OptName, config_int, detached_if_large, opt_string, seconds, secret_bytes, text, token_bytes, type_error,
+};
 use crate::core::channel::ChannelError;
 use crate::core::error::{Error, TokenError};
 use crate::core::grants::Grants as CoreGrants;
@@ -17,9 +19,6 @@ use crate::core::limits::{
 use crate::core::sign::Signer as CoreSigner;
 use crate::core::time::{check_now, system_now};
 use crate::core::verify::{Policy, Verifier as CoreVerifier};
-
-/// Tokens at least this long are verified with the GIL released.
-const DETACH_TOKEN_BYTES: usize = 16 * 1024;
 
 /// Python's `repr` of an optional string, for `__repr__`s that read like the constructor call.
 fn py_repr(py: Python<'_>, value: Option<&str>) -> PyResult<String> {
@@ -269,28 +268,8 @@ impl Verifier {
     #[pyo3(signature = (token, *, now=None))]
     fn verify(&self, token: &Bound<'_, PyAny>, now: Option<&Bound<'_, PyAny>>) -> PyResult<Grants> {
         let now = now_or_clock(now)?;
-        let bytes = if let Ok(s) = token.cast::<PyString>() {
-            let max = self.inner.policy().max_token_bytes;
-            // A character is at least one byte: refuse an oversized str before encoding it.
-            if s.len()? > max {
-                return Err(TokenError::malformed(format!("token is over the {max}-byte limit")).into());
-            }
-            s.to_str()
-                .map_err(|_| TokenError::malformed("token is not valid Unicode text"))?
-                .as_bytes()
-        } else if let Ok(b) = token.cast::<PyBytes>() {
-            b.as_bytes()
-        } else {
-            return Err(type_error("token", "str or bytes", token));
-        };
-        // Large tokens (hundreds of channels, tens of µs and up) are verified without the GIL,
-        // so other threads run meanwhile; for small ones, releasing it would cost more than the
-        // verify. `bytes` stays valid: `token` is immutable and held for the whole call.
-        let inner = if bytes.len() >= DETACH_TOKEN_BYTES {
-            token.py().detach(|| self.inner.verify(bytes, now))?
-        } else {
-            self.inner.verify(bytes, now)?
-        };
+        let bytes = token_bytes(token, self.inner.policy().max_token_bytes)?;
+        let inner = detached_if_large(token.py(), bytes, |bytes| self.inner.verify(bytes, now))?;
         Ok(Grants {
             inner,
             channels: OnceLock::new(),
