@@ -135,10 +135,12 @@ class MemoryBroker:
         # A global sequence, so that a cursor is never reused even after a channel's history
         # was forgotten and started again.
         self._seq = 0
-        # Epochs: this instance's random part, then how many streams it started, so that a
-        # stream started again after it was forgotten never continues the old one's offsets.
+        # Epochs: this instance's random part, then how many streams it had forgotten when the
+        # stream started: a stream started again after it was forgotten never continues the old
+        # one's offsets, and a channel without a stream has a position without being given one
+        # (reading positions must not evict the histories of other channels).
         self._instance = secrets.token_hex(6)
-        self._streams = 0
+        self._forgotten = 0
         self._history: OrderedDict[str, _Stream] = OrderedDict()
         self._subscribers: dict[
             str, dict[asyncio.AbstractEventLoop | None, dict[MemorySubscription, None]]
@@ -243,13 +245,9 @@ class MemoryBroker:
         return "memory"
 
     def positions(self, channels: list[str]) -> dict[str, Position]:
-        """Each channel's current position; a channel without a stream gets one (offset 0)."""
+        """Each channel's current position (offset 0 for a channel with nothing stored)."""
         with self._lock:
-            return {
-                channel: Position(stream.offset, stream.epoch)
-                for channel in channels
-                for stream in (self._stream(channel),)
-            }
+            return {channel: self._position(channel) for channel in channels}
 
     async def apositions(self, channels: list[str]) -> dict[str, Position]:
         """`positions`; it never blocks, so the twin just calls it."""
@@ -259,9 +257,9 @@ class MemoryBroker:
         """The stored messages of `channel` after `since`, oldest first, when the history
         still holds all of them in `since.epoch`; else none, and `recovered=False`."""
         with self._lock:
-            stream = self._stream(channel)
-            position = Position(stream.offset, stream.epoch)
-            entries = tuple(stream.entries)
+            position = self._position(channel)
+            stream = self._history.get(channel)
+            entries = () if stream is None else tuple(stream.entries)
         if since.epoch != position.epoch or since.offset > position.offset:
             return Missed(position, (), False)
         messages = tuple(message for _, message in entries if (message.offset or 0) > since.offset)
@@ -273,15 +271,23 @@ class MemoryBroker:
         """`missed`; it never blocks, so the twin just calls it."""
         return self.missed(channel, since)
 
+    def _position(self, channel: str) -> Position:
+        # Under the lock. A channel without a stream is at offset 0 of the epoch its stream
+        # would start with now; a stream forgotten meanwhile changes that epoch.
+        stream = self._history.get(channel)
+        if stream is None:
+            return Position(0, f"{self._instance}-{self._forgotten}")
+        return Position(stream.offset, stream.epoch)
+
     def _stream(self, channel: str) -> _Stream:
         # Under the lock.
         stream = self._history.get(channel)
         if stream is None:
-            self._streams += 1
-            stream = _Stream(f"{self._instance}-{self._streams}", self._history_size)
+            stream = _Stream(f"{self._instance}-{self._forgotten}", self._history_size)
             self._history[channel] = stream
             if len(self._history) > self._max_history_channels:
                 self._history.popitem(last=False)
+                self._forgotten += 1
         else:
             self._history.move_to_end(channel)
         return stream

@@ -238,6 +238,36 @@ def test_the_least_recently_published_channel_is_forgotten_first() -> None:
     assert len(broker.history("c").messages) == 1
 
 
+def test_reading_positions_forgets_no_history() -> None:
+    broker = MemoryBroker(max_history_channels=2)
+    broker.publish("a", "1", persist=True)
+    broker.publish("b", "1", persist=True)
+    broker.positions([f"empty.{i}" for i in range(100)])
+    assert len(broker.history("a").messages) == len(broker.history("b").messages) == 1
+
+
+def test_a_position_read_before_the_first_message_recovers_it() -> None:
+    broker = MemoryBroker()
+    (start,) = broker.positions(["c"]).values()
+    assert start.offset == 0
+    broker.publish("c", "1", persist=True)
+    missed = broker.missed("c", start)
+    assert missed.recovered
+    assert [m.payload for m in missed.messages] == ["1"]
+
+
+def test_a_forgotten_stream_starts_again_in_a_new_epoch() -> None:
+    broker = MemoryBroker(max_history_channels=1)
+    broker.publish("a", "1", persist=True)
+    (old,) = broker.positions(["a"]).values()
+    broker.publish("b", "1", persist=True)  # forgets a
+    broker.publish("a", "2", persist=True)
+    missed = broker.missed("a", old)
+    assert not missed.recovered
+    assert missed.position.epoch != old.epoch
+    assert missed.position.offset == 1
+
+
 @pytest.mark.parametrize("cursor", ["", "x", "-1", "+1", " 1", "01", "1_0", "\u0661", "9" * 21])
 def test_malformed_cursors_are_value_errors(cursor: str) -> None:
     with pytest.raises(ValueError, match="invalid history cursor"):

@@ -169,14 +169,17 @@ def _token() -> Token:
 
 
 @pytest.mark.parametrize(
-    "answer",
+    ("answer", "reset"),
     [
-        {"event": "subscribed", "channel": "c"},  # a gateway that does not resume
-        {"event": "error", "code": "unavailable", "message": "history", "channel": "c"},
+        # A gateway that does not resume: nothing is known to be lost.
+        ({"event": "subscribed", "channel": "c"}, False),
+        # A refused resume: what was missed is not known, and the app is told.
+        ({"event": "error", "code": "unavailable", "message": "history", "channel": "c"}, True),
+        ({"event": "error", "code": "rate_limited", "message": "slow", "channel": "c"}, True),
     ],
 )
 def test_a_resume_that_is_not_answered_as_one_lets_live_messages_through(
-    answer: dict[str, Any],
+    answer: dict[str, Any], reset: bool
 ) -> None:
     async def main() -> None:
         dispatcher, grants, inbox, resets = await _dispatcher()
@@ -193,6 +196,29 @@ def test_a_resume_that_is_not_answered_as_one_lets_live_messages_through(
         message = await inbox.get()
         assert message is not None
         assert message.payload == 7
-        assert resets == []
+        assert resets == ([ChannelReset("c", 3, "e")] if reset else [])
+
+    asyncio.run(main())
+
+
+def test_resumes_left_unanswered_are_given_up_and_reported() -> None:
+    # The gateway sends one rate_limited notice for several refused requests: the resumes it
+    # does not name are never answered, and the client gives them up after its request timeout.
+    async def main() -> None:
+        dispatcher, grants, inbox, resets = await _dispatcher()
+        grants.positions.update({"a": (3, "e"), "b": (5, "e")})
+        positions = {"a": {"offset": 4, "epoch": "e"}, "b": {"offset": 9, "epoch": "e"}}
+        grants.accept(
+            {"event": "welcome", "channels": ["a", "b"], "positions": positions}, _token()
+        )
+        await dispatcher.dispatch({"channel": "b", "payload": 10, "offset": 10, "epoch": "e"})
+        dispatcher.give_up_resuming()
+        assert grants.recovering == set()
+        assert resets == [ChannelReset("a", 3, "e"), ChannelReset("b", 5, "e")]
+        await dispatcher.dispatch({"channel": "b", "payload": 11, "offset": 11, "epoch": "e"})
+        inbox.end()
+        message = await inbox.get()
+        assert message is not None
+        assert message.payload == 11
 
     asyncio.run(main())

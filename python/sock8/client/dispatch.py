@@ -200,6 +200,22 @@ class Dispatcher:
         logger.info("messages of %s were lost while disconnected; reload its state", channel)
         self._on_reset(ChannelReset(channel, *position))
 
+    def give_up_resuming(self, channel: str | None = None, reason: str = "no answer") -> None:
+        """Stop resuming `channel` (every channel still resuming when `None`): its resuming
+        subscribe was refused, or not answered within the request timeout (the gateway sends one
+        `rate_limited` notice for several refused requests). Its live messages flow again, and
+        since what was missed is not known, the app is told with a `ChannelReset` at the last
+        position this client has."""
+        recovering = self._grants.recovering
+        for name in sorted(recovering) if channel is None else [channel]:
+            if name not in recovering:
+                continue
+            recovering.discard(name)
+            logger.warning("could not resume %s (%s); reload its state", name, reason)
+            position = self._grants.positions.get(name)
+            if position is not None:
+                self._on_reset(ChannelReset(name, *position))
+
     def _presence_update(self, frame: dict[str, Any]) -> None:
         channel = frame.get("channel")
         if not isinstance(channel, str):
@@ -224,11 +240,8 @@ class Dispatcher:
         message = str(frame.get("message", ""))
         channel = frame.get("channel")
         if isinstance(channel, str):
-            if channel in self._grants.recovering:
-                # The resuming subscribe failed (the history is unavailable, a rate limit):
-                # live messages flow again; what was missed is not known.
-                self._grants.recovering.discard(channel)
-                logger.warning("could not resume %s: %s; messages may be lost", channel, code)
+            # A resuming subscribe refused (the history is unavailable, a rate limit).
+            self.give_up_resuming(channel, code)
             error: RequestRefused = (
                 Forbidden(channel, message)
                 if code == "forbidden"

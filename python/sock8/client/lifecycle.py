@@ -346,6 +346,7 @@ class Lifecycle:
         self._ws = ws
         outcome = _Outcome()
         connected_at = 0.0
+        unanswered: asyncio.TimerHandle | None = None
         try:
             await ws.send(json.dumps({"event": "auth", "token": token.token}))
             first = decode(await asyncio.wait_for(ws.recv(), self._open_timeout))
@@ -363,6 +364,11 @@ class Lifecycle:
                 # error comes back as a frame the dispatcher logs.
                 for restoring in self.grants.restoring_frames():
                     await ws.send(json.dumps(restoring))
+                if self.grants.recovering:
+                    # A resume never answered must not hold its channel's messages back.
+                    unanswered = asyncio.get_running_loop().call_later(
+                        self._request_timeout, self._dispatcher.give_up_resuming
+                    )
                 self._set_state(ConnectionState.CONNECTED)
                 _notify(self._on_channels, self.grants.channels)
                 self._refresher.restart()
@@ -380,6 +386,8 @@ class Lifecycle:
         except TimeoutError:
             outcome.reason = "no welcome from the gateway"
         finally:
+            if unanswered is not None:
+                unanswered.cancel()
             await self._refresher.stop()
             self._ws = None
             self._dispatcher.fail_all(ConnectionLost("the connection to the gateway was lost"))

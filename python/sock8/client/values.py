@@ -60,9 +60,10 @@ class ClientMessage:
 @dataclass(frozen=True, slots=True)
 class ChannelReset:
     """The gateway could not give back what this client missed on a channel while it was
-    disconnected (the gap is older than the history keeps, or the stream started again): some
-    messages are lost, and the app should reload the channel's state (its `history`, or the
-    app itself). Passed to `on_reset`; messages from `offset` on follow.
+    disconnected (the gap is older than the history keeps, or the stream started again), or
+    the resume was refused or not answered in time (`offset` is then the last one this client
+    had): some messages are or may be lost, and the app should reload the channel's state (its
+    `history`, or the app itself). Passed to `on_reset`.
 
     Attributes:
         channel: the wire id.

@@ -128,7 +128,8 @@ export interface MessageMeta {
 }
 
 /** After a reconnect, messages of the channel were lost (the gap is older than the history
- * keeps, or the stream was reset): reload the channel's state. Messages after `offset` follow. */
+ * keeps, or the stream was reset), or may have been (the resume was refused or not answered
+ * in time; `offset` is then the last one this client had): reload the channel's state. */
 export interface ChannelReset {
   channel: string;
   offset: number;

@@ -1067,6 +1067,13 @@ export class Sock8Client extends Emitter {
         ws.send(JSON.stringify({ event: "subscribe", channel, since: { offset: last[0], epoch: last[1] } }));
       }
     }
+    if (this.#recovering.size > 0) {
+      // The gateway sends one rate_limited notice for several refused requests: a resume it
+      // never answers must not hold its channel's messages back.
+      this.#clock.setTimeout(() => {
+        if (this.#ws === ws) this.#giveUpResuming(null);
+      }, this.#requestTimeout);
+    }
     for (const [channel, data] of this.#presence) {
       ws.send(JSON.stringify({ event: "setPresence", channel, data }));
     }
@@ -1123,6 +1130,22 @@ export class Sock8Client extends Emitter {
     if (position === null || frame.recovered === true) return; // the missed messages follow
     this.#positions.set(channel, position);
     this.#handles.get(channel)?.emit("reset", { channel, offset: position[0], epoch: position[1] });
+  }
+
+  /**
+   * Stop resuming `channel` (every channel still resuming when null): its resuming subscribe
+   * was refused or never answered. Its live messages flow again and, since what was missed is
+   * not known, its handle gets a `reset` at the last position this client has.
+   * @param {string | null} channel
+   */
+  #giveUpResuming(channel) {
+    const channels = channel === null ? [...this.#recovering].sort() : [channel];
+    for (const name of channels) {
+      if (!this.#recovering.delete(name)) continue;
+      const position = this.#positions.get(name);
+      if (position === undefined) continue;
+      this.#handles.get(name)?.emit("reset", { channel: name, offset: position[0], epoch: position[1] });
+    }
   }
 
   /** @param {string} channel */
@@ -1194,9 +1217,8 @@ export class Sock8Client extends Emitter {
   #refused(frame, channel) {
     const code = typeof frame.code === "string" ? frame.code : "error";
     const message = typeof frame.message === "string" ? frame.message : "";
-    // A resuming subscribe that failed (history unavailable, a rate limit): live messages
-    // flow again; what was missed is not known.
-    if (channel !== null) this.#recovering.delete(channel);
+    // A resuming subscribe that failed (history unavailable, a rate limit).
+    if (channel !== null) this.#giveUpResuming(channel);
     let pending;
     if (channel !== null) pending = this.#pending.find((p) => p.channel === channel);
     else if (code === "unauthorized" || code === "rate_limited") {

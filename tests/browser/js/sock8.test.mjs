@@ -136,3 +136,91 @@ test("a 401 from the auth route closes the client for good, with a typed error",
   await assert.rejects(client.connect(), sock8.Unauthorized);
   assert.deepEqual(requests, ["POST /api/channels/authenticate"]); // no retry
 });
+
+test("a resume the gateway never answers is given up after the request timeout, with a reset", async () => {
+  // Time, sockets and the auth route are the test's: nothing waits for real.
+  let now = 1_800_000_000_000;
+  const timers = new Set();
+  const clock = {
+    now: () => now,
+    setTimeout: (callback, ms) => {
+      const timer = { callback, at: now + ms };
+      timers.add(timer);
+      return timer;
+    },
+    clearTimeout: (timer) => timers.delete(timer),
+  };
+  const settle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  const advance = async (ms) => {
+    now += ms;
+    for (const timer of [...timers].sort((a, b) => a.at - b.at)) {
+      if (timer.at <= now && timers.delete(timer)) timer.callback();
+    }
+    await settle();
+  };
+  const sockets = [];
+  class FakeSocket {
+    constructor(url) {
+      this.url = url;
+      this.sent = [];
+      sockets.push(this);
+    }
+    send(text) {
+      this.sent.push(JSON.parse(text));
+    }
+    close() {
+      this.onclose?.({ code: 1000, reason: "" });
+    }
+    receive(frame) {
+      this.onmessage({ data: JSON.stringify(frame) });
+    }
+  }
+  const fetch = async () =>
+    new Response(
+      JSON.stringify({ token: "t", endpoint: "ws://gateway/connect", identity: "alice", channels: ["c"], expiresAt: now / 1000 + 600 }),
+      { status: 200, headers: { "content-type": "application/json" } },
+    );
+  const client = new sock8.Sock8Client({
+    authUrl: "http://app/api/channels",
+    clock,
+    random: () => 0,
+    fetch,
+    WebSocket: /** @type {any} */ (FakeSocket),
+    networkEventTarget: null,
+    requestTimeout: 10,
+  });
+  const welcome = (offset) => ({ event: "welcome", identity: "alice", channels: ["c"], expiresAt: now / 1000 + 600, positions: { c: { offset, epoch: "e" } } });
+  const connected = client.connect();
+  await settle();
+  sockets[0].onopen();
+  sockets[0].receive(welcome(0));
+  await connected;
+  const room = client.channel("c");
+  const got = [];
+  const resets = [];
+  room.on("message", (payload) => got.push(payload));
+  room.on("reset", (reset) => resets.push(reset));
+  sockets[0].receive({ channel: "c", payload: 1, offset: 1, epoch: "e" });
+  sockets[0].onclose({ code: 1012, reason: "" });
+  await settle();
+  await advance(0);
+  assert.equal(sockets.length, 2);
+  sockets[1].onopen();
+  sockets[1].receive(welcome(3));
+  assert.deepEqual(sockets[1].sent.find((frame) => frame.event === "subscribe"), {
+    event: "subscribe",
+    channel: "c",
+    since: { offset: 1, epoch: "e" },
+  });
+  // No answer to the resume: live messages wait for it, until the request timeout.
+  sockets[1].receive({ channel: "c", payload: 4, offset: 4, epoch: "e" });
+  await advance(9_999);
+  assert.deepEqual(resets, []);
+  await advance(1);
+  assert.deepEqual(resets, [{ channel: "c", offset: 1, epoch: "e" }]);
+  sockets[1].receive({ channel: "c", payload: 5, offset: 5, epoch: "e" });
+  assert.deepEqual(got, [1, 5]);
+  client.close();
+});
