@@ -224,9 +224,11 @@ def run(
             "port": port,
             "http": front,
             "ws": "none",
-            # asyncio's loop, not uvloop: picows writes straight to the socket when the
-            # transport reports an empty buffer, and under uvloop frames written while the
-            # socket was backed up were seen reordered and cut (a slow consumer's stream).
+            # asyncio's loop, not uvloop: for a frame over 8 KiB, picows hands the transport a
+            # view of its own reused header buffer; uvloop keeps such views unsent while the
+            # socket is backed up, and the next frame overwrites them (asyncio copies). Sending
+            # those frames with `send_reuse_external_bytearray` avoids it, but measured side by
+            # side uvloop was no cheaper per delivery here (7.3 against 6.9 us at 5,000 clients).
             "loop": "asyncio",
             "lifespan": "on",
             "server_header": False,
