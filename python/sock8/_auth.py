@@ -24,7 +24,7 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeAlias
 from urllib.parse import urlsplit
 
 from typing_extensions import TypeVar
@@ -46,7 +46,15 @@ from sock8.errors import ConfigError
 if TYPE_CHECKING:
     from sock8.app import Sock8
 
-__all__ = ["PREFLIGHT_MAX_AGE", "AuthRoutes", "Authorize", "Headers", "cors_headers", "is_async"]
+__all__ = [
+    "PREFLIGHT_MAX_AGE",
+    "AuthRoutes",
+    "Authorize",
+    "Headers",
+    "RouteName",
+    "cors_headers",
+    "is_async",
+]
 
 logger = logging.getLogger("sock8")
 
@@ -152,6 +160,12 @@ def _check_origin(allowed: frozenset[str] | None, headers: Headers) -> Reply | N
 PREFLIGHT_MAX_AGE = 600
 """Seconds a browser may cache a preflight's answer."""
 
+RouteName: TypeAlias = Literal["authenticate", "history"]
+"""One of the two auth routes, as adapters name it to `AuthRoutes.preflight`."""
+
+_ROUTE_METHODS: dict[RouteName, str] = {"authenticate": "POST", "history": "GET, HEAD"}
+"""What each route answers besides `OPTIONS`: `Access-Control-Allow-Methods` of its preflight."""
+
 _HEADER_LIST = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*")
 """An `Access-Control-Request-Headers` value: header names (RFC 9110 tokens) and commas."""
 
@@ -231,10 +245,11 @@ class AuthRoutes(Generic[RequestT]):
         `OPTIONS` to `preflight`."""
         return self._allowed_origins is not None
 
-    def preflight(self, headers: Headers, methods: str) -> Reply:
-        """The answer to an `OPTIONS` (CORS preflight) request for a route taking `methods`
-        (`"POST"`): 200 with the CORS headers for a listed `Origin`, the request's headers
-        allowed (a CSRF header, `Content-Type`); else 403 `forbidden_origin`."""
+    def preflight(self, headers: Headers, route: RouteName) -> Reply:
+        """The answer to an `OPTIONS` (CORS preflight) request for `route`: 200 with the CORS
+        headers and the route's methods for a listed `Origin`, the request's headers allowed
+        (a CSRF header, `Content-Type`); else 403 `forbidden_origin`."""
+        methods = _ROUTE_METHODS[route]
         vary = {"Vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"}
         origin = _allowed_origin(self._allowed_origins, headers)
         if origin is None:

@@ -3,6 +3,7 @@ auth route with the user's cookies, when the app lists its origin in `allowed_or
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,21 +49,24 @@ def front_end(browser: Any) -> Iterator[tuple[World, Restartable, Restartable]]:
         world.close()
 
 
-def _signed_in(browser: Any, world: World, url: str) -> Tab:
+@contextlib.contextmanager
+def _signed_in(browser: Any, world: World, url: str) -> Iterator[Tab]:
     # Cookies belong to the host, whatever the port: signing in on the app serves both pages.
     tab = Tab(browser, world.app.url + "/")
-    tab.login("alice")
-    tab.page.goto(url)
-    tab.page.wait_for_function("() => window.ready === true")
-    return tab
+    try:
+        tab.login("alice")
+        tab.page.goto(url)
+        tab.page.wait_for_function("() => window.ready === true")
+        yield tab
+    finally:
+        tab.close()
 
 
 def test_a_listed_front_end_connects_with_the_users_cookies(
     browser: Any, front_end: tuple[World, Restartable, Restartable]
 ) -> None:
     world, listed, _ = front_end
-    tab = _signed_in(browser, world, listed.url + "/")
-    try:
+    with _signed_in(browser, world, listed.url + "/") as tab:
         options = {
             "authUrl": world.app.url + "/api/channels",
             "fetchOptions": {"credentials": "include"},
@@ -79,16 +83,13 @@ def test_a_listed_front_end_connects_with_the_users_cookies(
             "{ method: 'POST', credentials: 'include' }).catch(() => null)"
         )
         assert tab.run("() => attempt(client.refresh())")["code"] == "unauthorized"
-    finally:
-        tab.close()
 
 
 def test_an_unlisted_front_end_gets_nothing(
     browser: Any, front_end: tuple[World, Restartable, Restartable]
 ) -> None:
     world, _, unlisted = front_end
-    tab = _signed_in(browser, world, unlisted.url + "/")
-    try:
+    with _signed_in(browser, world, unlisted.url + "/") as tab:
         tab.run(
             "(authUrl) => { window.start({ authUrl, fetchOptions: { credentials: 'include' } }); }",
             world.app.url + "/api/channels",
@@ -97,5 +98,3 @@ def test_an_unlisted_front_end_gets_nothing(
         event = tab.events("state")[-1]
         assert "failed" in event["reason"], event  # the browser hid the 403 from the page
         assert world.authenticated["alice"] == 0  # refused before authorize ran
-    finally:
-        tab.close()

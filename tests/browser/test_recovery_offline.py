@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sock8 import ChannelRef
 from sock8._gateway_defaults import HISTORY_SIZE
 
+from tests.browser.conftest import Tab
 from tests.browser.world import World
 
 LOBBY = "chat.lobby##roomId.messages"
@@ -17,7 +19,8 @@ RECORD_RESETS = (
 )
 
 
-def test_messages_published_while_offline_arrive_once_in_order(world: World, tabs: Any) -> None:
+def _gone_offline(world: World, tabs: Any) -> tuple[Tab, ChannelRef]:
+    """alice's tab, in the lobby, having received "before" and then gone offline; the lobby."""
     alice = tabs("alice")
     # A backoff far longer than the test: the `online` event brings it back.
     alice.start(backoff={"base": 3600, "cap": 3600})
@@ -27,26 +30,29 @@ def test_messages_published_while_offline_arrive_once_in_order(world: World, tab
     alice.wait("(events) => events.some((e) => e.kind === 'message')")
     alice.context.set_offline(True)
     alice.wait_state("disconnected")
+    return alice, room
+
+
+def _texts_once_live(alice: Tab, room: ChannelRef) -> list[str]:
+    """Emit "after", wait for it, and return the texts of every message alice received."""
+    room.emit({"author": "bob", "text": "after"})
+    alice.wait("(events) => events.some((e) => e.kind === 'message' && e.payload.text === 'after')")
+    return [event["payload"]["text"] for event in alice.events("message")]
+
+
+def test_messages_published_while_offline_arrive_once_in_order(world: World, tabs: Any) -> None:
+    alice, room = _gone_offline(world, tabs)
     for n in range(20):
         room.emit({"author": "bob", "text": f"m{n}"})
     alice.context.set_offline(False)
     alice.wait_state("connected", after=2)
-    room.emit({"author": "bob", "text": "after"})
-    alice.wait("(events) => events.some((e) => e.kind === 'message' && e.payload.text === 'after')")
-    texts = [event["payload"]["text"] for event in alice.events("message")]
+    texts = _texts_once_live(alice, room)
     assert texts == ["before", *[f"m{n}" for n in range(20)], "after"]
     assert alice.events("reset") == []
 
 
 def test_a_gap_older_than_the_history_is_reported_as_a_reset(world: World, tabs: Any) -> None:
-    alice = tabs("alice")
-    alice.start(backoff={"base": 3600, "cap": 3600})
-    alice.run(RECORD_RESETS, LOBBY)
-    room = world.room("lobby")
-    room.emit({"author": "bob", "text": "before"})
-    alice.wait("(events) => events.some((e) => e.kind === 'message')")
-    alice.context.set_offline(True)
-    alice.wait_state("disconnected")
+    alice, room = _gone_offline(world, tabs)
     size = HISTORY_SIZE  # the gateway's default: one more is a gap it cannot fill
     for n in range(size + 1):
         room.emit({"author": "bob", "text": f"m{n}"})
@@ -54,7 +60,4 @@ def test_a_gap_older_than_the_history_is_reported_as_a_reset(world: World, tabs:
     alice.wait("(events) => events.some((e) => e.kind === 'reset')")
     (reset,) = alice.events("reset")
     assert (reset["channel"], reset["offset"]) == (LOBBY, size + 2)
-    room.emit({"author": "bob", "text": "after"})
-    alice.wait("(events) => events.some((e) => e.kind === 'message' && e.payload.text === 'after')")
-    texts = [event["payload"]["text"] for event in alice.events("message")]
-    assert texts == ["before", "after"]
+    assert _texts_once_live(alice, room) == ["before", "after"]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from typing import Any
 
+from tests.support import jws
+from tests.support.jws import b64
 from tests.support.secret import SECRET
 
 NOW = 1_700_000_000
@@ -24,11 +23,6 @@ CLAIMS: dict[str, Any] = {
 """Claims the default verifier accepts at `NOW`."""
 
 HEADER: dict[str, Any] = {"alg": "HS256", "typ": "JWT"}
-
-
-def b64(data: bytes) -> str:
-    """Base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def segment(part: dict[str, Any] | str | bytes) -> str:
@@ -56,5 +50,4 @@ def forge(
 
 def signed(signing_input: str, secret: str = SECRET) -> str:
     """`signing_input` (`header.payload`, segments as they are) with its HMAC-SHA256."""
-    mac = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64(mac)}"
+    return jws.signed(signing_input, secret)

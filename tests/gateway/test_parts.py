@@ -396,6 +396,7 @@ def test_waiting_presence_changes_merge_into_the_latest_per_identity() -> None:
         presence_frame("room", {"flooder": {"n": 999}, "u3": {"n": 0}}, ["u2"]),
         presence_frame("other", {"flooder": {"n": 0}}, []),
     ]
+    assert outbox.bytes == 0  # a batch gives back what it grew to
     # Taken by the writer: the next change waits in a place of its own.
     assert outbox.put_presence(change("room", "u2", {"n": 1}))
     assert drain(outbox) == [presence_frame("room", {"u2": {"n": 1}}, [])]
@@ -441,6 +442,7 @@ def test_a_notice_waits_at_most_once() -> None:
     assert not outbox.put_presence(change("room", "u1", {}))
     assert outbox.put_notice("rate_limited", notice.encode())  # one is waiting: this takes no place
     assert drain(outbox) == [json.loads(notice), "x", "y"]
+    assert outbox.bytes == 0
     # Once the waiting one is taken, the next refusal is told again.
     assert outbox.put_notice("rate_limited", notice.encode())
     assert drain(outbox) == [json.loads(notice)]

@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ import jwt
 import pytest
 import sock8
 from sock8 import ChannelRef, ChannelTree, ConfigError, Connection, MemoryBroker, Sock8
+from starlette.exceptions import StarletteDeprecationWarning
 
 from tests.support.example_tree import example_channels
 from tests.support.secret import SECRET
@@ -158,6 +160,12 @@ class Client:
     def send(self, method: str, url: str, headers: dict[str, str]) -> Answer:
         """Send one request to `url` (a path from the site's root) through the framework."""
         raise NotImplementedError
+
+
+with warnings.catch_warnings():
+    # Starlette 1.x asks for httpx2 under its TestClient; the test group installs httpx.
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient as TestClient  # FastAPI's is this one
 
 
 class HttpxClient(Client):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,7 +9,6 @@ import pytest
 from fastapi import APIRouter, FastAPI, Request
 from sock8 import Connection
 from sock8.integrations.fastapi import with_sock8
-from starlette.exceptions import StarletteDeprecationWarning
 
 from tests.integrations.contract import (
     BASE,
@@ -18,14 +16,10 @@ from tests.integrations.contract import (
     Client,
     ContractTests,
     HttpxClient,
+    TestClient,
     import_without,
     make_app,
 )
-
-with warnings.catch_warnings():
-    # Starlette 1.x asks for httpx2 under its TestClient; the test group installs httpx.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 
 class TestFastAPI(ContractTests):

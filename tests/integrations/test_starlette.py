@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 from sock8 import Connection
 from sock8.integrations.starlette import with_sock8
 from starlette.applications import Starlette
-from starlette.exceptions import StarletteDeprecationWarning
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -23,14 +21,10 @@ from tests.integrations.contract import (
     Client,
     ContractTests,
     HttpxClient,
+    TestClient,
     import_without,
     make_app,
 )
-
-with warnings.catch_warnings():
-    # Starlette 1.x asks for httpx2 under its TestClient; the test group installs httpx.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from starlette.testclient import TestClient
 
 
 class TestStarlette(ContractTests):

@@ -124,6 +124,17 @@ class Scenario:
             return True
         return False
 
+    async def bob_leaves_the_lobby(
+        self, app: DemoApp, bob: sock8.Client, bob_inbox: str, users_table: str
+    ) -> None:
+        """The app takes bob out of the lobby (`users_table` says where); check that his
+        refreshed token grants only his notifications."""
+        app.remove_member("lobby", "bob")
+        self.say("app", f"{users_table}: bob leaves the lobby")
+        await bob.refresh()
+        self.say("bob", f"refresh -> granted {', '.join(bob.channels)}")
+        self.check(bob.channels == (bob_inbox,), "bob's new token grants only his notifications")
+
     async def presence_seen(
         self, who: str, updates: asyncio.Queue[PresenceUpdate], identity: str, typing: bool
     ) -> None:
@@ -252,11 +263,7 @@ class Scenario:
         )
 
         self.step("the app removes bob from the lobby; his refreshed token narrows the grants")
-        app.remove_member("lobby", "bob")
-        self.say("app", "users table: bob leaves the lobby")
-        await bob.refresh()
-        self.say("bob", f"refresh -> granted {', '.join(bob.channels)}")
-        self.check(bob.channels == (bob_inbox,), "bob's new token grants only his notifications")
+        await self.bob_leaves_the_lobby(app, bob, bob_inbox, "users table")
         await app.say("lobby", "alice", "bob left; planning his surprise party")
         self.say("app", f"emit {lobby}")
         await app.notify("bob", "Reminder", "dentist at 3")

@@ -355,17 +355,22 @@ class Gateway:
             self._sessions.discard(session)
             self.stats.connections -= 1
 
+    def refuses_origin(self, origin: str | None) -> bool:
+        """Whether a WebSocket upgrade from `origin` (its `Origin` header) is refused by
+        `allowed_origins`; a refusal is logged and counted. For the servers that carry the
+        gateway (gateway/server.py), not for apps."""
+        allowed = self.allowed_origins
+        if allowed is None or origin is None or origin in allowed:
+            return False
+        logger.info("refused a WebSocket from origin %r", origin[:200], extra={"event": "origin"})
+        self.stats.connected("origin")
+        return True
+
     async def _connect(self, websocket: WebSocket) -> None:
-        if self.allowed_origins is not None:
-            origin = websocket.headers.get("origin")
-            if origin is not None and origin not in self.allowed_origins:
-                logger.info(
-                    "refused a WebSocket from origin %r", origin[:200], extra={"event": "origin"}
-                )
-                self.stats.connected("origin")
-                # Before accept: the server answers the upgrade with HTTP 403.
-                await websocket.close(CLOSE_FORBIDDEN)
-                return
+        if self.refuses_origin(websocket.headers.get("origin")):
+            # Before accept: the server answers the upgrade with HTTP 403.
+            await websocket.close(CLOSE_FORBIDDEN)
+            return
         limits = self.limits
         transport = AsgiTransport(websocket, high_water(limits.send_buffer), limits.close_timeout)
         session = self.open(transport)

@@ -7,7 +7,7 @@ every refusal a small JSON body with a stable `error` code (docs/protocol.md), i
 404s and 405s of the router and a 500 (`exception_handlers`). The replies, the history query and
 the reading of the wire id from the path are `sock8._http`'s, shared with the app's auth routes.
 
-The routes see their gateway through `RoutesHost`: verifiers, clock, limits, channel rules,
+The routes see their gateway through `RoutesHost`: token checks, clock, limits, channel rules,
 broker, history store and counters.
 """
 
@@ -54,10 +54,6 @@ logger = logging.getLogger("sock8.gateway")
 
 class RoutesHost(Protocol):
     """What the HTTP routes need of their gateway (`Gateway` is one)."""
-
-    @property
-    def verifier(self) -> Verifier:
-        """Verifies the client tokens of `/history`."""
 
     @property
     def publish_verifier(self) -> Verifier:

@@ -30,12 +30,7 @@ from collections.abc import Callable
 from sock8.gateway.frames import dumps
 from sock8.gateway.presence import PresenceEntry
 
-__all__ = ["Outbox", "PresenceChange", "encode", "utf8_size"]
-
-
-def utf8_size(frame: str) -> int:
-    """`len(frame.encode())`, without encoding ASCII text (`isascii` is a flag check)."""
-    return len(frame) if frame.isascii() else len(frame.encode())
+__all__ = ["Outbox", "PresenceChange", "encode"]
 
 
 def encode(frame: str) -> bytes:
@@ -137,14 +132,12 @@ class Outbox:
             queue is not empty; `None` when it cannot be read.
     """
 
-    __slots__ = ("_buffered", "_bytes", "_limit", "_notices", "_open", "_sizes", "items")
+    __slots__ = ("_buffered", "_bytes", "_limit", "_notices", "_open", "items")
 
     def __init__(self, limit: int, buffered: Callable[[], int] | None = None) -> None:
         self.items: deque[_Item] = deque()
         """What waits, in order; read-only outside (a truth test is the cheapest "is anything
         waiting?" on the delivery path)."""
-        # Each item's size when it was queued (a batch's grows in the batch itself).
-        self._sizes: deque[int] = deque()
         self._bytes = 0
         self._limit = limit
         self._buffered = buffered
@@ -157,11 +150,6 @@ class Outbox:
         """The UTF-8 bytes waiting in the queue (the transport's buffer not included)."""
         return self._bytes
 
-    @property
-    def limit(self) -> int:
-        """How many bytes may wait unsent."""
-        return self._limit
-
     def _fits(self, size: int) -> bool:
         if not self.items:
             return True
@@ -172,7 +160,6 @@ class Outbox:
 
     def _append(self, item: _Item, size: int) -> None:
         self.items.append(item)
-        self._sizes.append(size)
         self._bytes += size
 
     def put(self, frame: _Frame) -> bool:
@@ -223,25 +210,21 @@ class Outbox:
         if not self.items:
             return None
         item = self.items.popleft()
-        size = self._sizes.popleft()
         # What is taken can no longer be merged into or deduplicated.
         if isinstance(item, bytes):
-            frame = item
-        elif isinstance(item, _Notice):
+            self._bytes -= len(item)
+            return item
+        self._bytes -= item.size
+        if isinstance(item, _Notice):
             self._notices.discard(item.kind)
-            frame = item.frame
-        else:
-            if self._open.get(item.channel) is item:
-                del self._open[item.channel]
-            frame = item.frame()
-            size = item.size
-        self._bytes -= size
-        return frame
+            return item.frame
+        if self._open.get(item.channel) is item:
+            del self._open[item.channel]
+        return item.frame()
 
     def clear(self) -> None:
         """Drop everything waiting (a slow consumer's queue, once it is being closed)."""
         self.items.clear()
-        self._sizes.clear()
         self._open.clear()
         self._notices.clear()
         self._bytes = 0

@@ -24,7 +24,7 @@ by one teardown task.
 Requests after `auth` are rate limited per connection (`TokenBucket`s on the gateway's clock): a
 refused one gets a `rate_limited` error, sent as a notice that is not repeated while one waits.
 
-A session sees its gateway through `SessionHost`: the verifier, clock, presence store, channel
+A session sees its gateway through `SessionHost`: the token checks, clock, presence store, channel
 rules, limits and counters, and `forget` for its end; the hub it is given on its own.
 """
 
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from sock8._core import Grants, Verifier
+from sock8._core import Grants
 from sock8.errors import TokenError
 from sock8.gateway import frames, recovery
 from sock8.gateway.frames import (
@@ -118,10 +118,6 @@ def _resume(coroutine: Coroutine[Any, Any, None], pending: Any) -> Generator[Any
 
 class SessionHost(Protocol):
     """What a session needs of its gateway (`Gateway` is one)."""
-
-    @property
-    def verifier(self) -> Verifier:
-        """Verifies the `auth` and `refresh` tokens."""
 
     @property
     def clock(self) -> Clock:
@@ -223,7 +219,7 @@ class Session:
         if self._closing:
             return
         outbox = self._outbox
-        if not outbox and self._transport.writable:
+        if not outbox.items and self._transport.writable:
             self._transport.write(change.frame)
         elif not outbox.put_presence(change):
             self._overflow()
@@ -235,7 +231,7 @@ class Session:
         if self._closing:
             return
         outbox = self._outbox
-        if not outbox and self._transport.writable:
+        if not outbox.items and self._transport.writable:
             self._transport.write(encode(frame))
         elif not outbox.put_notice(kind, encode(frame)):
             self._overflow()

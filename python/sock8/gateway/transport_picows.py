@@ -263,21 +263,12 @@ def websocket_protocol_factory(
     """A factory of picows protocols serving `gateway`'s `/connect` (the front step in
     gateway/server.py routes upgrades to it); pings every `ping_interval` seconds of silence
     when given, and drops a connection whose pong is `ping_timeout` late."""
-    allowed = gateway.allowed_origins
     quiet = QuietLogger()
     limits = gateway.limits
 
     def listener(request: WSUpgradeRequest) -> Any:
-        if allowed is not None:
-            origin = request.headers.get("origin")
-            if origin is not None and origin not in allowed:
-                logger.info(
-                    "refused a WebSocket from origin %r", origin[:200], extra={"event": "origin"}
-                )
-                gateway.stats.connected("origin")
-                return WSUpgradeResponseWithListener(
-                    WSUpgradeResponse.create_error_response(403), None
-                )
+        if gateway.refuses_origin(request.headers.get("origin")):
+            return WSUpgradeResponseWithListener(WSUpgradeResponse.create_error_response(403), None)
         return PicowsConnection(gateway, connections)
 
     ping = ping_interval is not None

@@ -63,10 +63,10 @@ def with_sock8(
         # Only with allowed_origins: otherwise aiohttp-cors may register its own OPTIONS.
 
         async def authenticate_preflight(request: web.Request) -> web.Response:
-            return _response(routes.preflight(request.headers, "POST"))
+            return _response(routes.preflight(request.headers, "authenticate"))
 
         async def history_preflight(request: web.Request) -> web.Response:
-            return _response(routes.preflight(request.headers, "GET, HEAD"))
+            return _response(routes.preflight(request.headers, "history"))
 
         app.router.add_route("OPTIONS", "/authenticate", authenticate_preflight)
         app.router.add_route("OPTIONS", "/{channel}/history", history_preflight)

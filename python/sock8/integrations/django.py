@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sock8._auth import Authorize, AuthRoutes, is_async
+from sock8._auth import Authorize, AuthRoutes, RouteName, is_async
 from sock8._http import Reply
 from sock8.app import Sock8
 from sock8.integrations import requires
@@ -58,23 +58,23 @@ def with_sock8(
     authenticate: Any
     history: Any
 
-    def preflight(request: HttpRequest, methods: list[str]) -> HttpResponse | None:
+    def preflight(request: HttpRequest, route: RouteName) -> HttpResponse | None:
         # With allowed_origins the views answer OPTIONS (CORS preflights); else, as before, 405.
         if request.method != "OPTIONS" or not routes.cors:
             return None
-        return _response(routes.preflight(request.headers, ", ".join(methods)))
+        return _response(routes.preflight(request.headers, route))
 
     if is_async(authorize):
 
         async def authenticate(request: HttpRequest) -> HttpResponse:
-            if (answer := preflight(request, ["POST"])) is not None:
+            if (answer := preflight(request, "authenticate")) is not None:
                 return answer
             if request.method != "POST":
                 return HttpResponseNotAllowed(["POST"])
             return _response(await routes.authenticate(request, headers=request.headers))
 
         async def history(request: HttpRequest, channel: str) -> HttpResponse:
-            if (answer := preflight(request, _SAFE)) is not None:
+            if (answer := preflight(request, "history")) is not None:
                 return answer
             if request.method not in _SAFE:
                 return HttpResponseNotAllowed(_SAFE)
@@ -87,14 +87,14 @@ def with_sock8(
     else:
 
         def authenticate(request: HttpRequest) -> HttpResponse:
-            if (answer := preflight(request, ["POST"])) is not None:
+            if (answer := preflight(request, "authenticate")) is not None:
                 return answer
             if request.method != "POST":
                 return HttpResponseNotAllowed(["POST"])
             return _response(routes.authenticate_sync(request, headers=request.headers))
 
         def history(request: HttpRequest, channel: str) -> HttpResponse:
-            if (answer := preflight(request, _SAFE)) is not None:
+            if (answer := preflight(request, "history")) is not None:
                 return answer
             if request.method not in _SAFE:
                 return HttpResponseNotAllowed(_SAFE)

@@ -76,10 +76,10 @@ def with_sock8(
 
         @router.options("/authenticate", include_in_schema=False)
         async def authenticate_preflight(request: Request) -> JSONResponse:
-            return response(routes.preflight(request.headers, "POST"))
+            return response(routes.preflight(request.headers, "authenticate"))
 
         @router.options("/{channel}/history", include_in_schema=False)
         async def history_preflight(request: Request) -> JSONResponse:
-            return response(routes.preflight(request.headers, "GET, HEAD"))
+            return response(routes.preflight(request.headers, "history"))
 
     return router

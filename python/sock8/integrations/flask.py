@@ -68,14 +68,14 @@ def with_sock8(
     def authenticate() -> Response:
         current = _request()
         if current.method == "OPTIONS":
-            return _response(routes.preflight(current.headers, "POST"))
+            return _response(routes.preflight(current.headers, "authenticate"))
         return _response(routes.authenticate_sync(current, headers=current.headers))
 
     @blueprint.route("/<channel>/history", methods=["GET", *preflight])
     def history(channel: str) -> Response:
         current = _request()
         if current.method == "OPTIONS":
-            return _response(routes.preflight(current.headers, "GET, HEAD"))
+            return _response(routes.preflight(current.headers, "history"))
         query = current.args
         return _response(
             routes.history_sync(

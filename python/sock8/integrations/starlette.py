@@ -50,14 +50,14 @@ def with_sock8(
 
     async def authenticate(request: Request) -> JSONResponse:
         if request.method == "OPTIONS":
-            return response(routes.preflight(request.headers, "POST"))
+            return response(routes.preflight(request.headers, "authenticate"))
         return response(
             await routes.authenticate(request, headers=request.headers, run_sync=run_in_threadpool)
         )
 
     async def history(request: Request) -> JSONResponse:
         if request.method == "OPTIONS":
-            return response(routes.preflight(request.headers, "GET, HEAD"))
+            return response(routes.preflight(request.headers, "history"))
         reply = await routes.history(
             request,
             channel_of(request, followed_by="history"),

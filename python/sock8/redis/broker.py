@@ -536,7 +536,13 @@ class RedisBroker:
                         # The hub sees the gap at the next message and tells its subscribers.
                         logger.warning("redis: messages of %s were lost while away", channel)
             except Exception as exc:
-                logger.warning("redis: could not resync %s: %s", channel, exc)
+                # Redis going away again is expected; anything else is a bug worth a traceback.
+                logger.warning(
+                    "redis: could not resync %s: %s",
+                    channel,
+                    exc,
+                    exc_info=not isinstance(exc, PublishError | redis.RedisError | TimeoutError),
+                )
             finally:
                 held = self._resyncing.pop(channel, [])
                 last = self.delivered.get(channel)

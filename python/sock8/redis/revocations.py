@@ -218,8 +218,14 @@ class RedisRevocations:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                # One line per transition, as the subscriber does: a first failure (or a bug
+                # in loading) must not be retried in silence.
                 if up:
                     logger.warning("redis: revocations not followed (%s); reconnecting", exc)
+                elif attempt == 0:
+                    logger.warning("redis: cannot follow revocations (%s); retrying", exc)
+                else:
+                    logger.debug("redis: cannot follow revocations (%s); retrying", exc)
                 up = False
             finally:
                 with contextlib.suppress(Exception):

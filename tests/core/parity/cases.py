@@ -7,8 +7,6 @@ they give where the oracle itself is pinned (the nasty templates, wire ids and t
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 from collections.abc import Callable
 from types import ModuleType
 
@@ -24,14 +22,13 @@ from tests.core.parity.crafting import (
     S1,
     S2,
     S3,
-    b64,
     claims,
     craft,
     dumps,
-    key_bytes,
     nest,
     time_token,
 )
+from tests.support.jws import b64, signed
 
 # --------------------------------------------------------------------------------------------
 # §1 Channel ids
@@ -516,8 +513,7 @@ def _token(header: object = ABSENT, payload: object = ABSENT, key: bytes | str =
 def _resign(token: str, key: bytes | str = S1) -> str:
     """Keep a token's first two segments, replace its MAC."""
     header, payload, _ = token.split(".")
-    mac = hmac.new(key_bytes(key), f"{header}.{payload}".encode("ascii"), hashlib.sha256)
-    return f"{header}.{payload}.{b64(mac.digest())}"
+    return signed(f"{header}.{payload}", key)
 
 
 _GOOD = _token()

@@ -3,12 +3,11 @@ header and payload bytes."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import math
 from typing import Any
+
+from tests.support.jws import b64, signed
 
 S1 = b"parity-key-one-0123456789abcdefghijklmnopqrstuv"
 S2 = "parity-key-two-\u00e9\u00e8-0123456789abcdefghijklmnop"
@@ -19,16 +18,6 @@ MAX_DATE = 253_402_300_799
 MAX_TTL = 31_536_000
 
 
-def key_bytes(secret: str | bytes) -> bytes:
-    """The HMAC key bytes of a secret."""
-    return secret.encode("utf-8") if isinstance(secret, str) else secret
-
-
-def b64(data: bytes) -> str:
-    """base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def dumps(value: object, *, ascii_only: bool = False) -> bytes:
     """Compact JSON bytes."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only).encode("utf-8")
@@ -36,9 +25,7 @@ def dumps(value: object, *, ascii_only: bool = False) -> bytes:
 
 def craft(header: bytes, payload: bytes, secret: str | bytes) -> str:
     """A token over arbitrary header and payload bytes with a correct HS256 MAC."""
-    signing_input = b64(header) + "." + b64(payload)
-    mac = hmac.new(key_bytes(secret), signing_input.encode("ascii"), hashlib.sha256).digest()
-    return signing_input + "." + b64(mac)
+    return signed(b64(header) + "." + b64(payload), secret)
 
 
 HEADER = b'{"alg":"HS256","typ":"JWT"}'

@@ -19,7 +19,8 @@ from sock8 import errors
 from tests.core import reference as ref
 from tests.core.parity.cases import RAW_MEMBERS, RAW_WRAPS
 from tests.core.parity.compare import outcome
-from tests.core.parity.crafting import ABSENT, HEADER, MAX_DATE, MAX_TTL, NOW, S1, S2, S3, b64, nest
+from tests.core.parity.crafting import ABSENT, HEADER, MAX_DATE, MAX_TTL, NOW, S1, S2, S3, nest
+from tests.support.jws import b64
 
 # --------------------------------------------------------------------------------------------
 # §1 Channel ids
