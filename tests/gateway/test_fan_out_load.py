@@ -1,5 +1,6 @@
 """Fan-out under load, over real sockets: a slow consumer is cut off with 4008 while everyone
-else keeps receiving, and what it leaves unsent stays within the byte limit; a client that sends
+else keeps receiving, and what it leaves unsent stays within the byte limit; a client that
+reads slowly gets every message whole and in order; a client that sends
 a burst of requests while it reads gets every reply; hundreds of clients get every message over
 one broker subscription; and connection churn (including abrupt drops) releases every
 per-connection structure."""
@@ -119,6 +120,36 @@ async def test_a_slow_consumer_is_closed_4008_and_nobody_else_waits(
         assert received == list(range(len(received)))
         assert len(received) < sent
         await until(lambda: setup.gateway.stats.connections == 1)
+
+
+async def test_a_client_that_reads_slowly_gets_every_message_whole_and_in_order(
+    served_by: str,
+) -> None:
+    # Bursts of 4.5 MB, more than the kernel buffers for a socket, to a client that buffers
+    # 4 KiB, each published while the client is halfway through the one before: on the
+    # standalone server, the hub's writes to the socket are cut short and their rests buffered,
+    # the next messages queued, and the socket offered to the hub again once everything is
+    # sent, while more comes. Nothing may be cut or reordered.
+    standalone = served_by == "standalone"
+    with running(send_buffer=64 * 1024 * 1024) as setup:
+        sock = tiny_receive_buffer()
+        sock.connect(("127.0.0.1", setup.server.port))
+        async with peer(setup.server.ws_url, setup.token("slow"), sock=sock) as slow:
+            session = sessions(setup)["slow"]
+            assert (session.direct_fd >= 0) is standalone
+            pad, burst, total = "y" * 30_000, 150, 1500
+
+            def publish(first: int) -> None:
+                for n in range(first, first + burst):
+                    setup.broker.publish(LOGS, json.dumps({"n": n, "pad": pad}))
+
+            publish(0)
+            for n in range(total):
+                if n % burst == burst // 2 and n + burst < total:
+                    publish(n - n % burst + burst)
+                assert (await slow.recv())["payload"] == {"n": n, "pad": pad}
+            await until(lambda: (session.direct_fd >= 0) is standalone)
+            assert setup.gateway.stats.slow_consumers == 0
 
 
 async def test_replies_to_a_burst_of_requests_never_close_a_client_that_reads() -> None:

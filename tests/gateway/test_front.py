@@ -1,6 +1,7 @@
 """`sock8 gateway`'s front step over real sockets: each connection goes to picows (a WebSocket
 upgrade on /connect) or to uvicorn's HTTP (anything else) by its request head, however the head
-arrives; oversized heads are refused; keep-alive HTTP stays HTTP. And, on both servers: requests
+arrives; oversized heads are refused; keep-alive HTTP stays HTTP; on the raw stream, no frame
+follows the gateway's close frame. And, on both servers: requests
 that wait on the presence store keep their order, a message in fragments is one request, and a
 server that stops closes its connections with 1012."""
 
@@ -17,10 +18,13 @@ from typing import Any
 
 import pytest
 from sock8.gateway import MemoryPresence
+from sock8.gateway.frames import error
 from sock8.gateway.presence import PresenceEntry
 from sock8.gateway.server import HEAD_LIMIT
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
-from tests.gateway.harness import CHOICE, ROOM, SERVERS, Setup, running
+from tests.gateway.harness import CHOICE, LOGS, ROOM, SERVERS, Setup, running
 from tests.support.live_server import peer
 
 pytestmark = pytest.mark.anyio
@@ -73,6 +77,69 @@ def upgrade_head(path: str = "/connect") -> bytes:
         f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     ).encode()
+
+
+class Frames:
+    """The server frames of a raw socket, parsed by websockets as they arrive."""
+
+    def __init__(self, sock: socket.socket, data: bytes) -> None:
+        self.sock = sock
+        self.reader = StreamReader()
+        self.reader.feed_data(data)
+
+    def next(self) -> Frame | None:
+        """The next frame, or `None` once the server has closed the connection."""
+        parser = Frame.parse(self.reader.read_exact, mask=False)
+        while True:
+            try:
+                next(parser)
+            except StopIteration as done:
+                frame: Frame = done.value
+                return frame
+            except EOFError:
+                assert not self.reader.buffer, "the connection ended inside a frame"
+                return None
+            data = self.sock.recv(65536)
+            if data:
+                self.reader.feed_data(data)
+            else:
+                self.reader.feed_eof()
+
+
+def client_frame(opcode: Opcode, data: bytes) -> bytes:
+    return Frame(opcode, data).serialize(mask=True)
+
+
+def test_no_frame_follows_the_close_frame(standalone: Setup) -> None:
+    # The hub writes messages to the socket itself while nothing waits for it: a session that
+    # closes must stop that at once, or a message already on its way to the hub when the
+    # session closed (its fan-out runs before the session leaves the hub) follows the close.
+    with connect(standalone) as sock:
+        sock.sendall(upgrade_head())
+        status, _, rest = read_response(sock)
+        assert status == 101
+        frames = Frames(sock, rest)
+        auth = {"event": "auth", "token": standalone.token("raw")}
+        sock.sendall(client_frame(Opcode.TEXT, json.dumps(auth).encode()))
+        welcome = frames.next()
+        assert welcome is not None
+        assert json.loads(bytes(welcome.data))["event"] == "welcome"
+        [session] = standalone.gateway._sessions  # closed on its loop, as the gateway would
+
+        def close_behind_a_delivery() -> None:
+            standalone.publish(LOGS, "on its way")
+            session.close(4400, error("bad_frame", "closed by the test"))
+
+        standalone.server.loop.call_soon_threadsafe(close_behind_a_delivery)
+        reason = frames.next()
+        assert reason is not None
+        assert json.loads(bytes(reason.data))["message"] == "closed by the test"
+        close = frames.next()
+        assert close is not None
+        assert close.opcode is Opcode.CLOSE
+        assert close.data[:2] == (4400).to_bytes(2, "big")
+        sock.sendall(client_frame(Opcode.CLOSE, bytes(close.data[:2])))
+        assert frames.next() is None
 
 
 def test_http_keep_alive_through_the_front_step(standalone: Setup) -> None:

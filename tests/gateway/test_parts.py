@@ -168,8 +168,13 @@ def test_system_clock() -> None:
 
 
 class Sink:
+    direct_fd = -1
+
     def __init__(self) -> None:
         self.frames: list[bytes] = []
+
+    def write_rest(self, data: memoryview) -> None:
+        raise AssertionError("no socket was offered")
 
     def offer(self, frame: bytes) -> None:
         self.frames.append(frame)

@@ -7,6 +7,13 @@ awaiting: the work per message is proportional to the channel's subscribers, and
 a slow subscriber costs the others nothing. Presence changes go out the same way, as
 `PresenceChange` items a subscriber's queue may merge with the changes still waiting there.
 
+Most subscribers of the standalone gateway offer their socket (`Sink.direct_fd`) while nothing
+waits to be sent to them: the hub then builds the message's WebSocket frame once and writes it
+to each such socket itself, one `os.write` per subscriber and no Python call in between (the
+delivery cost is then mostly the kernel's). A socket that takes part of the frame gets the rest
+through its sink, behind it; one that takes none (full, or failing) gets the message through
+`Sink.offer` like the others, whose transport queues it or sees the failure.
+
 With a shared presence store (several gateway nodes), this node's presence changes are not
 broadcast here: the store announces them through the broker, whose subscription hands every
 node's changes (this one's included) to `_Channel.relayed_presence`, so that every node offers
@@ -23,12 +30,14 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
+from os import write
 from typing import Any, Protocol
 
 from sock8._core import check_json
 from sock8.gateway.frames import channel_message, dumps
 from sock8.gateway.outbox import PresenceChange, encode
 from sock8.gateway.presence import PresenceEntry
+from sock8.gateway.transport import text_frame
 from sock8.publisher import Broker, Message, Subscription
 
 __all__ = ["Hub", "Sink", "Tap"]
@@ -38,6 +47,15 @@ logger = logging.getLogger("sock8.gateway")
 
 class Sink(Protocol):
     """A hub subscriber: a connection's send queue."""
+
+    direct_fd: int
+    """A socket the hub may write a message's whole frame to itself, or `-1`. Set only while
+    nothing waits to be sent before it (no queued frame, an empty transport buffer) and the
+    connection is open: the descriptor is then the connection's own."""
+
+    def write_rest(self, data: memoryview) -> None:
+        """The rest of a frame the hub wrote to `direct_fd` in part; sent behind it, never
+        dropped (and `direct_fd` is `-1` while any of it waits)."""
 
     def offer(self, frame: bytes) -> None:
         """Send `frame` (UTF-8), or queue it, without blocking; on overflow, the sink closes
@@ -104,7 +122,21 @@ class _Channel:
                 self._lost(offset, epoch)
             self.last = (offset, epoch)
         frame = encode(channel_message(self.id_json, message.payload, offset, epoch))
+        wire = b""
         for sink in self.sinks:
+            fd = sink.direct_fd
+            if fd >= 0:
+                if not wire:
+                    wire = text_frame(frame)
+                try:
+                    sent = write(fd, wire)
+                except OSError:
+                    sent = 0  # full, or failing: `offer` queues it, or its transport fails
+                if sent == len(wire):
+                    continue
+                if sent:
+                    sink.write_rest(memoryview(wire)[sent:])
+                    continue
             sink.offer(frame)
         if self.taps:
             for tap in list(self.taps.values()):

@@ -88,7 +88,10 @@ class Hold:
                         continue  # the history gave it already
                     last = Position(offset, epoch)
                 self._sink.offer(frame)
-        if last is None or not wanted:
+        if last is None or not wanted or last.offset == 0:
+            # At offset 0 nothing was numbered yet, so no delivery on its way can repeat one:
+            # the common case of a channel nobody persists to, which must not pay a tap on
+            # every delivery (a newer numbered message, what ends a tap, may never come).
             self._hub.untap(channel, self._sink)
         else:
             # Deliveries already on their way to this node may still bring older messages:

@@ -5,7 +5,9 @@ A session knows nothing of the server that carries it: it talks to a `Transport`
 buffer has drained (`resume_writing`) and when the connection is gone (`lost`).
 
 Sending never awaits. While the transport is `writable`, a frame is written at once (the same
-bytes object for every subscriber of a message); once the socket is backed up, frames wait in
+bytes object for every subscriber of a message); while, besides, nothing waits anywhere and the
+transport exposes its socket, the session offers the hub that socket (`direct_fd`), to which
+the hub writes a message's frame itself. Once the socket is backed up, frames wait in
 the session's `Outbox` (presence changes coalesced, notices not repeated) and are written when
 the transport drains. A connection whose unsent bytes (the transport's buffer plus the outbox)
 would pass `send_buffer` is a slow consumer: its outbox is dropped, and it is sent the
@@ -15,7 +17,8 @@ not take them within `close_timeout`.
 Requests are handled in order, as they arrive, without a task of their own: a handler runs to
 its end synchronously unless it waits on the presence store, and only then does the rest of it
 (and the requests that arrive meanwhile, held in order) run in a task. Reading stops while the
-replies wait unsent (the socket is backed up) or while a request waits for an earlier one: the
+replies wait unsent (the socket is backed up by a high-water mark's worth: min(64 KiB,
+`send_buffer`/4)) or while a request waits for an earlier one: the
 client's requests then wait in TCP, as for any busy server, so replies to a burst of requests
 never make a reading client a slow consumer. Any ending (client gone, bad frame, expiry,
 overflow, refused refresh) goes through `close()`, and every per-connection structure is released
@@ -63,6 +66,7 @@ from sock8.gateway.presence import PresenceStore
 from sock8.gateway.ratelimit import TokenBucket
 from sock8.gateway.rules import ChannelRules
 from sock8.gateway.stats import GatewayStats, refusal_reason
+from sock8.gateway.transport import high_water
 from sock8.logs import connection_fields
 from sock8.publisher import Position
 
@@ -161,11 +165,13 @@ class Session:
         "_outbox",
         "_paused",
         "_presence_limit",
+        "_read_limit",
         "_request_limit",
         "_subscribed",
         "_transport",
         "_waiting",
         "_work",
+        "direct_fd",
         "grants",
         "id",
     )
@@ -180,6 +186,7 @@ class Session:
         """What the current token grants; `None` until the `auth` frame is verified."""
         limits = gateway.limits
         self._outbox = Outbox(limits.send_buffer, transport.buffered)
+        self._read_limit = high_water(limits.send_buffer)
         now = gateway.clock.time()
         self._request_limit = TokenBucket(limits.request_rate, limits.request_burst, now)
         self._presence_limit = TokenBucket(limits.presence_rate, limits.presence_burst, now)
@@ -194,6 +201,10 @@ class Session:
         self._work: asyncio.Task[None] | None = None
         self._waiting: deque[str | None] | None = None
         self._end: asyncio.Task[None] | None = None
+        self.direct_fd = transport.socket_fd if transport.writable else -1
+        """A socket the hub may write a message's frame to itself (see `Sink.direct_fd`), or
+        `-1`: set while the session is open, its outbox empty and its transport's buffer
+        empty (from `resume_writing` to `buffering`)."""
 
     @property
     def pending(self) -> int:
@@ -223,6 +234,11 @@ class Session:
             self._transport.write(change.frame)
         elif not outbox.put_presence(change):
             self._overflow()
+
+    def write_rest(self, data: memoryview) -> None:
+        """The rest of a frame the hub wrote to `direct_fd` in part: behind it, never dropped
+        (what the socket does not take at once waits in the transport: `buffering` follows)."""
+        self._transport.write_framed(data)
 
     def _reply(self, frame: str) -> None:
         self.offer(encode(frame))
@@ -255,6 +271,7 @@ class Session:
         if self._closing:
             return
         self._closing = True
+        self.direct_fd = -1
         # `offer` drops everything from now on, and what waits is lost anyway: its memory is
         # released now.
         self._outbox.clear()
@@ -324,9 +341,14 @@ class Session:
                 )
         self._push_back()
 
+    def buffering(self) -> None:
+        """The transport holds bytes (or the connection is closing): the hub writes to the
+        socket no more, until `resume_writing`."""
+        self.direct_fd = -1
+
     def resume_writing(self) -> None:
-        """Write what waits in the outbox while the transport takes it; read again once all
-        of it is written."""
+        """Write what waits in the outbox while the transport takes it; once all of it is
+        written, read again and offer the hub the socket again."""
         outbox = self._outbox
         transport = self._transport
         while transport.writable:
@@ -334,7 +356,10 @@ class Session:
             if frame is None:
                 break
             transport.write(frame)
-        if self._paused & _OUTPUT and not outbox and transport.writable:
+        if outbox or not transport.writable or self._closing:
+            return
+        self.direct_fd = transport.socket_fd
+        if self._paused & _OUTPUT:
             self._resume(_OUTPUT)
 
     def lost(self) -> None:
@@ -342,7 +367,14 @@ class Session:
         self.close(None)
 
     def _push_back(self) -> None:
-        if not self._paused & _OUTPUT and (self._outbox or not self._transport.writable):
+        # Not at the first byte that waits (the standalone server's transport stops being
+        # writable there): a client that reads, but a little behind, is still read, its pongs
+        # included.
+        if (
+            not self._paused & _OUTPUT
+            and (self._outbox or not self._transport.writable)
+            and self.pending >= self._read_limit
+        ):
             self._pause(_OUTPUT)
 
     def _pause(self, reason: int) -> None:

@@ -76,6 +76,9 @@ class AsgiTransport:
         "writable",
     )
 
+    socket_fd = -1
+    """See `Transport.socket_fd`: the ASGI server keeps its socket."""
+
     def __init__(self, websocket: WebSocket, high_water: int, close_timeout: float) -> None:
         self._websocket = websocket
         self._high = high_water
@@ -100,6 +103,10 @@ class AsgiTransport:
         if self._queued >= self._high:
             self.writable = False
         self._wake_writer()
+
+    def write_framed(self, data: bytes | memoryview) -> None:
+        """Never called: `socket_fd` is `-1`."""
+        raise NotImplementedError("the ASGI transport takes text messages, not frames")
 
     def _wake_writer(self) -> None:
         wake = self._wake

@@ -1,15 +1,30 @@
 """`PicowsConnection`: a session's connection through picows, for the standalone gateway.
 
 picows (Cython) parses and writes WebSocket frames on the loop's own transport; its listener
-callbacks are plain calls, so a frame written here goes to the socket at once (`writable` as
-long as asyncio's transport has not paused writing), with no task per connection. One object
-per connection is both the picows listener and the session's `Transport`.
+callbacks are plain calls, so a frame written here goes to the socket at once, with no task per
+connection. One object per connection is both the picows listener and the session's `Transport`.
+
+asyncio's write-buffer limits are both zero: it pauses writing at the first byte it buffers
+and resumes once all of it is sent. So `writable` means that nothing waits, and the session
+learns (`buffering`) the moment something does: until then, the hub may write frames to the
+socket itself (`socket_fd`) without overtaking anything. picows writes small frames the same
+way (straight to the socket while asyncio's buffer is empty); frames over 8 KiB are framed here
+and given to asyncio's `write`, because picows hands those to `writelines`, which CPython 3.12
+and 3.13 (before 3.12.9 and 3.13.2: CPython gh-127655) let buffer without pausing the protocol,
+keeping a view of picows' reused header buffer that a later frame overwrites.
+
+The socket stops being offered once a close frame was received or sent (the session's close,
+or picows' own answer to a protocol error or a missed pong, seen when asyncio's buffer drains).
+picows sends its own close frame without telling the listener, and disconnects 10 ms later:
+if nothing was buffered, messages delivered in that window still reach the socket, after the
+close frame, which the client (gone silent, or in breach of the protocol) discards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +42,8 @@ from picows import (
 from picows.picows import WSProtocol  # type: ignore[attr-defined]  # not in its stubs
 
 from sock8.gateway import frames
-from sock8.gateway.frames import CLOSE_BAD_FRAME
-from sock8.gateway.transport import high_water
+from sock8.gateway.frames import CLOSE_BAD_FRAME, CLOSE_INTERNAL
+from sock8.gateway.transport import text_frame
 
 if TYPE_CHECKING:
     from sock8.gateway.app import Gateway
@@ -39,6 +54,8 @@ __all__ = ["PicowsConnection", "QuietLogger", "websocket_protocol_factory"]
 logger = logging.getLogger("sock8.gateway")
 
 _TEXT = WSMsgType.TEXT
+_PICOWS_COPIES = 8192
+"""picows copies a frame up to this size into its own buffer (and writes it with `write`)."""
 _CLOSE = WSMsgType.CLOSE
 _CONTINUATION = WSMsgType.CONTINUATION
 
@@ -101,6 +118,7 @@ class PicowsConnection(WSListener):
         "_send",
         "_session",
         "_ws",
+        "socket_fd",
         "writable",
     )
 
@@ -119,6 +137,8 @@ class PicowsConnection(WSListener):
         self._opened_at = gateway.clock.time()
         self.writable = True
         """See `Transport.writable`."""
+        self.socket_fd = -1
+        """See `Transport.socket_fd`."""
 
     # picows' callbacks.
 
@@ -127,8 +147,9 @@ class PicowsConnection(WSListener):
         self._ws = transport
         self._send = transport.send
         raw = self._raw = transport.underlying_transport
-        high = high_water(self._gateway.limits.send_buffer)
-        raw.set_write_buffer_limits(high, high // 4)
+        raw.set_write_buffer_limits(0, 0)
+        if os.name == "posix" and raw.get_extra_info("sslcontext") is None:
+            self.socket_fd = raw.get_extra_info("socket").fileno()
         self._connections.add(self)
         self._session = self._gateway.open(self, self._opened_at)
 
@@ -137,6 +158,14 @@ class PicowsConnection(WSListener):
         session = self._session
         if session is None:
             return
+        try:
+            self._frame(session, transport, frame)
+        except Exception:
+            # Not left to picows, which would close without telling the session.
+            logger.exception("handling a client frame failed")
+            session.close(CLOSE_INTERNAL, frames.error("internal", "gateway error; reconnect"))
+
+    def _frame(self, session: Session, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
         if kind is _TEXT and frame.fin and self._parts is None:
             try:
@@ -145,6 +174,9 @@ class PicowsConnection(WSListener):
                 text = None
             session.received(text)
         elif kind is _CLOSE:
+            # The answer below ends what this side may send: the socket is not offered again.
+            self.socket_fd = -1
+            session.buffering()
             if not transport.is_close_frame_sent:
                 transport.send_close(frame.get_close_code())
             transport.disconnect()
@@ -185,13 +217,20 @@ class PicowsConnection(WSListener):
             self._session.lost()
 
     def pause_writing(self) -> None:
-        """asyncio's buffer passed its high-water mark."""
+        """asyncio's buffer holds bytes (its high-water mark is zero)."""
         self.writable = False
+        if self._session is not None:
+            self._session.buffering()
 
     def resume_writing(self) -> None:
-        """asyncio's buffer drained: the session writes what waits."""
+        """asyncio's buffer is empty again: the session writes what waits."""
         self.writable = True
-        if self._close_code is not None:
+        if self._ws is not None and self._ws.is_close_frame_sent:
+            # picows closed on its own (a protocol error, a missed pong): nothing may follow.
+            self.socket_fd = -1
+            if self._session is not None:
+                self._session.buffering()
+        elif self._close_code is not None:
             self._send_close()
         elif self._session is not None:
             self._session.resume_writing()
@@ -200,7 +239,16 @@ class PicowsConnection(WSListener):
 
     def write(self, frame: bytes) -> None:
         """One text frame, to the socket now (asyncio buffers what it cannot take)."""
-        self._send(_TEXT, frame)
+        ws, raw = self._ws, self._raw
+        if ws is None or raw is None or len(frame) <= _PICOWS_COPIES:
+            self._send(_TEXT, frame)
+        elif not ws.is_close_frame_sent:  # as picows drops frames after its close
+            raw.write(text_frame(frame))
+
+    def write_framed(self, data: bytes | memoryview) -> None:
+        """To asyncio's transport as they are."""
+        if self._raw is not None:
+            self._raw.write(data)
 
     def buffered(self) -> int:
         """asyncio's write buffer."""
@@ -219,17 +267,17 @@ class PicowsConnection(WSListener):
     def close(self, code: int, frame: bytes | None) -> None:
         """`frame` and the close, behind what is buffered; the client's close answer ends the
         connection, or the close timeout does."""
+        self.socket_fd = -1
         ws = self._ws
         if ws is None or ws.is_disconnected:
             return
         if frame is not None:
-            ws.send(_TEXT, frame)
+            self.write(frame)
         self._close_code = code
-        if self.buffered() and self._raw is not None:
-            # The close frame goes once the buffer has drained: picows may write a frame
-            # straight to the socket, ahead of what uvloop's transport still holds.
+        if self.buffered():
+            # The close frame goes once the buffer has drained (`resume_writing`): nothing can
+            # overtake what waits there.
             self.writable = False
-            self._raw.set_write_buffer_limits(0, 0)
         else:
             self._send_close()
         # Read again, to see the client's close answer.
@@ -245,6 +293,7 @@ class PicowsConnection(WSListener):
 
     def abort(self) -> None:
         """Drop the connection now."""
+        self.socket_fd = -1
         if self._ws is not None:
             self._ws.disconnect(graceful=False)
 
