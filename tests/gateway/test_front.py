@@ -142,6 +142,30 @@ def test_no_frame_follows_the_close_frame(standalone: Setup) -> None:
         assert frames.next() is None
 
 
+def test_no_frame_follows_picows_own_close_frame(standalone: Setup) -> None:
+    # picows answers a protocol error (here an unmasked client frame) with a close frame of its
+    # own and disconnects 10 ms later, without telling the connection: messages published
+    # meanwhile must not be written to the socket behind that close frame.
+    with connect(standalone) as sock:
+        sock.sendall(upgrade_head())
+        status, _, rest = read_response(sock)
+        assert status == 101
+        frames = Frames(sock, rest)
+        auth = {"event": "auth", "token": standalone.token("raw")}
+        sock.sendall(client_frame(Opcode.TEXT, json.dumps(auth).encode()))
+        welcome = frames.next()
+        assert welcome is not None
+        assert json.loads(bytes(welcome.data))["event"] == "welcome"
+        sock.sendall(Frame(Opcode.TEXT, b'{"event": "getPresence"}').serialize(mask=False))
+        close = frames.next()
+        assert close is not None
+        assert close.opcode is Opcode.CLOSE
+        assert close.data[:2] == (1002).to_bytes(2, "big")
+        for n in range(50):
+            standalone.publish(LOGS, n)
+        assert frames.next() is None
+
+
 def test_http_keep_alive_through_the_front_step(standalone: Setup) -> None:
     with connect(standalone) as sock:
         for _ in range(3):

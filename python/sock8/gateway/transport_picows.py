@@ -13,11 +13,11 @@ and given to asyncio's `write`, because picows hands those to `writelines`, whic
 and 3.13 (before 3.12.9 and 3.13.2: CPython gh-127655) let buffer without pausing the protocol,
 keeping a view of picows' reused header buffer that a later frame overwrites.
 
-The socket stops being offered once a close frame was received or sent (the session's close,
-or picows' own answer to a protocol error or a missed pong, seen when asyncio's buffer drains).
-picows sends its own close frame without telling the listener, and disconnects 10 ms later:
-if nothing was buffered, messages delivered in that window still reach the socket, after the
-close frame, which the client (gone silent, or in breach of the protocol) discards.
+The socket stops being offered once a close frame was received or sent: the session's close,
+the client's, or picows' own (a protocol error, a missed pong). picows sends its own without
+telling the listener, but it logs why first, at info level or above, and logs nothing at those
+levels while a connection is healthy: each connection has a logger of its own
+(`_ConnectionLog`) that takes any such line as the end of the socket's offer.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ class QuietLogger:
     debug lines nowhere. Not a `logging.Logger`, so that picows does not create a child logger
     per connection (memory that is never freed)."""
 
+    __slots__ = ()
+
     name = "sock8.gateway"
 
     def isEnabledFor(self, level: int) -> bool:
@@ -97,6 +99,60 @@ class QuietLogger:
     def exception(self, message: str, *args: Any, **kwargs: Any) -> None:
         """Forwarded."""
         logger.exception(message, *args, **kwargs)
+
+
+class _ConnectionLog(QuietLogger):
+    """One connection's picows logger, and the factory of its listener.
+
+    picows logs at info level or above only around a connection's ends: accepted, then gone,
+    or about to close it on its own (a protocol error, a missed pong, a failed listener call),
+    just before it sends its close frame without telling the listener. Such a line while the
+    connection is open is taken as that close (`PicowsConnection.closing`); the worst a line
+    picows might add one day could cost is this connection's direct writes.
+    """
+
+    __slots__ = ("_connection", "_connections", "_gateway")
+
+    def __init__(self, gateway: Gateway, connections: set[Any]) -> None:
+        self._gateway = gateway
+        self._connections = connections
+        self._connection: PicowsConnection | None = None
+
+    def listener(self, request: WSUpgradeRequest) -> Any:
+        """The connection's listener, or a 403 for an origin the gateway refuses."""
+        if self._gateway.refuses_origin(request.headers.get("origin")):
+            return WSUpgradeResponseWithListener(WSUpgradeResponse.create_error_response(403), None)
+        self._connection = PicowsConnection(self._gateway, self._connections)
+        return self._connection
+
+    def _closing(self) -> None:
+        if self._connection is not None:
+            self._connection.closing()
+
+    def log(self, level: int, message: str, *args: Any, **kwargs: Any) -> None:
+        """See the class; forwarded when a warning or above."""
+        if level >= logging.INFO:
+            self._closing()
+        super().log(level, message, *args, **kwargs)
+
+    def info(self, *args: Any, **kwargs: Any) -> None:
+        """See the class; dropped."""
+        self._closing()
+
+    def warning(self, message: str, *args: Any, **kwargs: Any) -> None:
+        """See the class; forwarded."""
+        self._closing()
+        super().warning(message, *args, **kwargs)
+
+    def error(self, message: str, *args: Any, **kwargs: Any) -> None:
+        """See the class; forwarded."""
+        self._closing()
+        super().error(message, *args, **kwargs)
+
+    def exception(self, message: str, *args: Any, **kwargs: Any) -> None:
+        """See the class; forwarded."""
+        self._closing()
+        super().exception(message, *args, **kwargs)
 
 
 class PicowsConnection(WSListener):
@@ -216,6 +272,13 @@ class PicowsConnection(WSListener):
         if self._session is not None:
             self._session.lost()
 
+    def closing(self) -> None:
+        """picows is closing the connection on its own: no frame may reach the socket but
+        through picows, which drops those that follow its close frame."""
+        self.socket_fd = -1
+        if self._session is not None:
+            self._session.buffering()
+
     def pause_writing(self) -> None:
         """asyncio's buffer holds bytes (its high-water mark is zero)."""
         self.writable = False
@@ -226,10 +289,7 @@ class PicowsConnection(WSListener):
         """asyncio's buffer is empty again: the session writes what waits."""
         self.writable = True
         if self._ws is not None and self._ws.is_close_frame_sent:
-            # picows closed on its own (a protocol error, a missed pong): nothing may follow.
-            self.socket_fd = -1
-            if self._session is not None:
-                self._session.buffering()
+            self.closing()  # nothing may follow a close frame
         elif self._close_code is not None:
             self._send_close()
         elif self._session is not None:
@@ -312,14 +372,7 @@ def websocket_protocol_factory(
     """A factory of picows protocols serving `gateway`'s `/connect` (the front step in
     gateway/server.py routes upgrades to it); pings every `ping_interval` seconds of silence
     when given, and drops a connection whose pong is `ping_timeout` late."""
-    quiet = QuietLogger()
     limits = gateway.limits
-
-    def listener(request: WSUpgradeRequest) -> Any:
-        if gateway.refuses_origin(request.headers.get("origin")):
-            return WSUpgradeResponseWithListener(WSUpgradeResponse.create_error_response(403), None)
-        return PicowsConnection(gateway, connections)
-
     ping = ping_interval is not None
     interval = ping_interval or 20.0
     timeout = min(ping_timeout or interval, interval)
@@ -328,12 +381,13 @@ def websocket_protocol_factory(
     max_frame = max(2 * limits.max_frame_bytes, limits.max_frame_bytes + 64 * 1024)
 
     def factory() -> asyncio.BaseProtocol:
+        log = _ConnectionLog(gateway, connections)
         protocol: asyncio.BaseProtocol = WSProtocol(
             None,  # host+port: a server
             None,  # path: a server
             False,  # not the client side
-            listener,
-            quiet,
+            log.listener,
+            log,
             True,  # disconnect on a listener's exception
             10.0,  # handshake timeout
             ping,
