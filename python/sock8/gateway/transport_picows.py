@@ -230,9 +230,7 @@ class PicowsConnection(WSListener):
                 text = None
             session.received(text)
         elif kind is _CLOSE:
-            # The answer below ends what this side may send: the socket is not offered again.
-            self.socket_fd = -1
-            session.buffering()
+            self.closing()  # the answer below ends what this side may send
             if not transport.is_close_frame_sent:
                 transport.send_close(frame.get_close_code())
             transport.disconnect()
@@ -273,8 +271,8 @@ class PicowsConnection(WSListener):
             self._session.lost()
 
     def closing(self) -> None:
-        """picows is closing the connection on its own: no frame may reach the socket but
-        through picows, which drops those that follow its close frame."""
+        """A close frame was received, or picows sends one on its own: no frame may reach the
+        socket but through picows, which drops those that follow its close frame."""
         self.socket_fd = -1
         if self._session is not None:
             self._session.buffering()
