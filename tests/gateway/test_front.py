@@ -110,20 +110,27 @@ def client_frame(opcode: Opcode, data: bytes) -> bytes:
     return Frame(opcode, data).serialize(mask=True)
 
 
-def test_no_frame_follows_the_close_frame(standalone: Setup) -> None:
-    # The hub writes messages to the socket itself while nothing waits for it: a session that
-    # closes must stop that at once, or a message already on its way to the hub when the
-    # session closed (its fan-out runs before the session leaves the hub) follows the close.
-    with connect(standalone) as sock:
+@contextlib.contextmanager
+def authenticated(setup: Setup) -> Iterator[tuple[socket.socket, Frames]]:
+    """A WebSocket connection upgraded and authenticated by hand, past its `welcome`."""
+    with connect(setup) as sock:
         sock.sendall(upgrade_head())
         status, _, rest = read_response(sock)
         assert status == 101
         frames = Frames(sock, rest)
-        auth = {"event": "auth", "token": standalone.token("raw")}
+        auth = {"event": "auth", "token": setup.token("raw")}
         sock.sendall(client_frame(Opcode.TEXT, json.dumps(auth).encode()))
         welcome = frames.next()
         assert welcome is not None
         assert json.loads(bytes(welcome.data))["event"] == "welcome"
+        yield sock, frames
+
+
+def test_no_frame_follows_the_close_frame(standalone: Setup) -> None:
+    # The hub writes messages to the socket itself while nothing waits for it: a session that
+    # closes must stop that at once, or a message already on its way to the hub when the
+    # session closed (its fan-out runs before the session leaves the hub) follows the close.
+    with authenticated(standalone) as (sock, frames):
         [session] = standalone.gateway._sessions  # closed on its loop, as the gateway would
 
         def close_behind_a_delivery() -> None:
@@ -146,16 +153,7 @@ def test_no_frame_follows_picows_own_close_frame(standalone: Setup) -> None:
     # picows answers a protocol error (here an unmasked client frame) with a close frame of its
     # own and disconnects 10 ms later, without telling the connection: messages published
     # meanwhile must not be written to the socket behind that close frame.
-    with connect(standalone) as sock:
-        sock.sendall(upgrade_head())
-        status, _, rest = read_response(sock)
-        assert status == 101
-        frames = Frames(sock, rest)
-        auth = {"event": "auth", "token": standalone.token("raw")}
-        sock.sendall(client_frame(Opcode.TEXT, json.dumps(auth).encode()))
-        welcome = frames.next()
-        assert welcome is not None
-        assert json.loads(bytes(welcome.data))["event"] == "welcome"
+    with authenticated(standalone) as (sock, frames):
         sock.sendall(Frame(Opcode.TEXT, b'{"event": "getPresence"}').serialize(mask=False))
         close = frames.next()
         assert close is not None
