@@ -52,6 +52,7 @@ __all__ = [
     "Authorize",
     "Headers",
     "RouteName",
+    "checked_origins",
     "cors_headers",
     "is_async",
 ]
@@ -111,8 +112,10 @@ def _origin(value: object) -> str:
     return f"{scheme}://{netloc}"
 
 
-def _allowed_origins(origins: Iterable[str] | None) -> frozenset[str] | None:
-    """`with_sock8(allowed_origins=...)` checked and normalized; `None` means no check.
+def checked_origins(origins: Iterable[str] | None) -> frozenset[str] | None:
+    """An `allowed_origins` setting (`with_sock8`'s, the gateway's) checked and normalized to
+    the form browsers send (lower-case scheme and host, no default port, no trailing slash);
+    `None` means no check.
 
     Raises:
         TypeError: `origins` is a single `str`, or holds something else than `str`s.
@@ -237,7 +240,7 @@ class AuthRoutes(Generic[RequestT]):
         self._s8 = s8
         self._authorize = authorize
         self._is_async = is_async(authorize)
-        self._allowed_origins = _allowed_origins(allowed_origins)
+        self._allowed_origins = checked_origins(allowed_origins)
 
     @property
     def cors(self) -> bool:

@@ -590,6 +590,25 @@ def test_limits_must_be_positive(option: str) -> None:
         Gateway(secret=SECRET, **options)
 
 
+@pytest.mark.parametrize(
+    ("setting", "error"),
+    [
+        ("https://app.example", TypeError),  # a str: one-letter "origins"
+        (["*"], sock8.ConfigError),
+        (["https://app.example/login"], sock8.ConfigError),
+        (["app.example"], sock8.ConfigError),
+    ],
+)
+def test_allowed_origins_that_would_refuse_everyone_or_no_one_are_refused(
+    setting: Any, error: type[Exception]
+) -> None:
+    broker = sock8.MemoryBroker()
+    with pytest.raises(error, match="allowed_origins"):
+        Gateway(secret=SECRET, broker=broker, allowed_origins=setting)
+    # Nothing was taken: the broker still serves a gateway.
+    Gateway(secret=SECRET, broker=broker)
+
+
 def test_a_second_broker_for_the_same_app_is_refused() -> None:
     s8 = sock8.Sock8(secret=SECRET, publisher=sock8.MemoryBroker())
     with pytest.raises(sock8.ConfigError, match="another broker"):

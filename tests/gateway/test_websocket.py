@@ -324,7 +324,8 @@ async def test_refresh_postpones_expiry(setup: Setup) -> None:
 
 @pytest.fixture
 def origins() -> Iterator[Setup]:
-    with running(allowed_origins=["https://app.example"]) as setup:
+    # Written as people write them: compared as browsers send them (https://app.example).
+    with running(allowed_origins=["HTTPS://App.Example:443/"]) as setup:
         yield setup
 
 

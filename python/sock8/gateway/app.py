@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from sock8 import _gateway_defaults as defaults
+from sock8._auth import checked_origins
 from sock8._core import DEFAULT_AUDIENCE, Verifier
 from sock8.app import Sock8, secret_or_environment
 from sock8.broker import MemoryBroker
@@ -98,7 +99,9 @@ class Gateway:
             published with `persist`).
         allowed_origins: when given, a WebSocket upgrade whose `Origin` header is not one of
             these (`https://app.example.com`) is refused with HTTP 403. Requests without an
-            `Origin` (not from a browser) are not affected.
+            `Origin` (not from a browser) are not affected. Compared as browsers send them
+            (`HTTPS://App.example.com:443/` is `https://app.example.com`); `*`, a path or a
+            single `str` is refused (`ConfigError`, `TypeError`).
         auth_timeout: seconds a new connection has to send its `auth` frame.
         max_frame_bytes: largest client frame, in UTF-8 bytes; it must hold an `auth` frame.
         max_publish_bytes: largest `POST /publish` body.
@@ -176,6 +179,8 @@ class Gateway:
             presence_burst=presence_burst,
         )
         """The sizes, timeouts, rates and leeway given above, checked."""
+        self.allowed_origins = checked_origins(allowed_origins)
+        """The origins whose pages may connect (as browsers send them), or `None`: any."""
         self.clock: Clock = SystemClock() if clock is None else clock
         """The gateway's time."""
         self.verifier, self.publish_verifier = self._verifiers(s8, secret, audience, issuer, leeway)
@@ -195,7 +200,6 @@ class Gateway:
             channels = [channels]
         self.rules = ChannelRules(channels or (), self.limits.max_presence_bytes)
         """What the channel trees say about each channel."""
-        self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
         self.metrics = GatewayMetrics() if metrics else None
         """The Prometheus metrics, with their own registry; `None` when off."""
         if metrics_token is not None and not (isinstance(metrics_token, str) and metrics_token):
