@@ -10,6 +10,7 @@ __all__ = [
     "DEFAULT_TTL",
     "MAX_CHANNELS",
     "MAX_JSON_DEPTH",
+    "MAX_NUMERIC_DATE",
     "MAX_PAYLOAD_DEPTH",
     "MAX_SEGMENTS",
     "MAX_TOKEN_BYTES",
@@ -48,6 +49,8 @@ DEFAULT_AUDIENCE: str
 """The audience signers write and verifiers require by default (`"sock8"`)."""
 DEFAULT_TTL: int
 """A signer's default token lifetime, in seconds (3600)."""
+MAX_NUMERIC_DATE: int
+"""The latest time a token's dates may name: the end of year 9999 (253402300799 s)."""
 
 @final
 class ChannelTemplate:

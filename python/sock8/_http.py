@@ -34,6 +34,7 @@ __all__ = [
     "Reply",
     "RoutedRequest",
     "bad_request",
+    "bearer_token",
     "channel_of",
     "channel_refusal",
     "forbidden_origin",
@@ -82,6 +83,13 @@ def refusal(
     """`{"error": code, "detail"?}` with `status`, and `headers` besides `NO_STORE`."""
     body = {"error": code} if detail is None else {"error": code, "detail": detail}
     return Reply(status, body, {**NO_STORE, **(headers or {})})
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or `None`."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def unauthorized(challenge: str | None = None) -> Reply:

@@ -156,15 +156,17 @@ class MemoryBroker:
         # Subscribers (the gateway's frames) splice the text into their own JSON.
         check_payload(channel, payload)
         stamp = int(self._clock() * 1000)
-        message = Message(channel, payload, stamp)
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         local: tuple[MemorySubscription, ...] = ()
         with self._lock:
-            if persist:
-                message = self._store(channel, payload, stamp)
+            message = (
+                self._store(channel, payload, stamp)
+                if persist
+                else Message(channel, payload, stamp)
+            )
             # Scheduled under the lock so that every loop sees the channel's messages in the
             # order the history holds them.
             for loop, group in self._subscribers.get(channel, {}).items():

@@ -37,7 +37,6 @@ REDIS_ENV = "SOCK8_REDIS_URL"
 """Where `sock8 gateway` reads `--redis` from when the option is not given."""
 METRICS_TOKEN_ENV = "SOCK8_METRICS_TOKEN"
 """Where `sock8 gateway` reads `--metrics-token` from when the option is not given."""
-LOG_FORMATS = logs.LOG_FORMATS
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -244,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gateway.add_argument(
         "--log-format",
-        choices=LOG_FORMATS,
+        choices=logs.LOG_FORMATS,
         default="text",
         help="text: human-readable lines; json: one JSON object per line (time, level, event, "
         "connection, identity, reason), never a token or a secret",

@@ -32,8 +32,8 @@ LOG_FORMATS: Final = ("text", "json")
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 """The `text` format."""
 
-_FIELDS: Final = ("event", "connection", "identity", "reason")
-"""The fields taken from a record's `extra`, in this order."""
+_FIELDS: Final = ("connection", "identity", "reason")
+"""The fields taken from a record's `extra`, in this order (after its `event`)."""
 
 
 def connection_fields(
@@ -64,7 +64,7 @@ class JsonFormatter(logging.Formatter):
             "event": getattr(record, "event", None) or record.name.rpartition(".")[2],
             "message": record.getMessage(),
         }
-        for name in _FIELDS[1:]:
+        for name in _FIELDS:
             value = getattr(record, name, None)
             if value is not None:
                 line[name] = str(value)

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sock8._core import DEFAULT_AUDIENCE, Grants, Verifier, decode_unverified, parse_channel
+from sock8._core import (
+    DEFAULT_AUDIENCE,
+    MAX_NUMERIC_DATE,
+    Grants,
+    Verifier,
+    decode_unverified,
+    parse_channel,
+)
 from sock8.app import SECRET_ENV
 from sock8.closest_channels import Suggestion, closest_granted
 from sock8.errors import ChannelError, ConfigError, TokenError, UnknownKey
@@ -52,8 +59,6 @@ EXIT_NOT_VERIFIED = 3
 
 SHOWN_CHANNELS = 20
 """Granted ids listed in the readable report (`--json` lists them all)."""
-MAX_NUMERIC_DATE = 253402300799
-"""The end of year 9999: the latest time a token's dates may name (docs/spec.md §4)."""
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.browser.world import World
-
-LOBBY = "chat.lobby##roomId.messages"
-DESIGN = "chat.design##roomId.messages"
+from tests.browser.world import DESIGN, LOBBY, World
 
 
 def test_two_users_exchange_messages_and_private_notifications_stay_private(

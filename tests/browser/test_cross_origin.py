@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from tests.browser.conftest import Tab
 from tests.browser.servers import Restartable
-from tests.browser.world import World, build_world, page_html
+from tests.browser.world import LOBBY, World, build_world, page_html
 from tests.support.live_server import free_port
 
 
@@ -74,7 +74,7 @@ def test_a_listed_front_end_connects_with_the_users_cookies(
         assert tab.start(**options)["identity"] == "alice"
         world.room("lobby").emit({"author": "app", "text": "hello"})
         tab.wait("(events) => events.some((e) => e.kind === 'message')")
-        page = tab.run("() => client.channel('chat.lobby##roomId.messages').history()")
+        page = tab.run(f"() => client.channel('{LOBBY}').history()")
         assert [m["payload"]["text"] for m in page["messages"]] == ["hello"]
         # Signed out: the page reads the 401 (it carries CORS headers) and stops for good.
         # (The app's /logout answers no CORS: the page cannot read it, but it is done.)

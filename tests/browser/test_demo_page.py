@@ -12,11 +12,10 @@ import httpx
 import pytest
 from sock8.demo.app import DemoApp
 
+from tests.browser.conftest import WAIT_MS
 from tests.browser.servers import Restartable
 from tests.support.live_server import free_port
 from tests.support.secret import SECRET
-
-WAIT_MS = 10_000
 
 
 class Demo:

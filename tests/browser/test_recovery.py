@@ -7,10 +7,7 @@ from typing import Any
 
 from sock8.gateway import create_app
 
-from tests.browser.world import TTL, World
-
-LOBBY = "chat.lobby##roomId.messages"
-DESIGN = "chat.design##roomId.messages"
+from tests.browser.world import DESIGN, LOBBY, TTL, World
 
 
 def test_an_expired_token_is_replaced_once_then_a_refused_one_closes(

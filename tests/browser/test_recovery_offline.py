@@ -9,9 +9,7 @@ from sock8 import ChannelRef
 from sock8._gateway_defaults import HISTORY_SIZE
 
 from tests.browser.conftest import Tab
-from tests.browser.world import World
-
-LOBBY = "chat.lobby##roomId.messages"
+from tests.browser.world import LOBBY, World
 
 RECORD_RESETS = (
     "(id) => client.channel(id).on('reset',"

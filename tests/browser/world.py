@@ -29,6 +29,10 @@ from tests.support.secret import SECRET
 
 TTL = 600
 USERS = {"alice": ["design", "lobby"], "bob": ["lobby"], "carol": ["design"]}
+LOBBY = "chat.lobby##roomId.messages"
+"""The lobby's messages channel, as the page and the gateway name it."""
+DESIGN = "chat.design##roomId.messages"
+"""The design room's messages channel."""
 
 
 class ChatMessage(BaseModel):

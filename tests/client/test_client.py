@@ -1149,7 +1149,7 @@ def test_one_presence_update_answers_every_set_presence_it_merged() -> None:
     async def main() -> None:
         grants = GrantState()
         grants.identity = "alice"
-        dispatcher = Dispatcher(Inbox(8), grants, lambda update: None)
+        dispatcher = Dispatcher(Inbox(8), grants, lambda update: None, lambda reset: None)
         first = dispatcher.expect("setPresence", "room")
         second = dispatcher.expect("setPresence", "room")
         other = dispatcher.expect("setPresence", "elsewhere")

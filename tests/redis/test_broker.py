@@ -213,7 +213,8 @@ def test_a_shared_presence_store_needs_the_broker_that_carries_it(
     other = RedisBroker(redis_server.url, prefix="other")
     with pytest.raises(ConfigError, match="announces presence changes"):
         Gateway(secret=SECRET, broker=other, presence=presence)
-    assert Gateway(secret=SECRET, broker=RedisBroker(redis_server.url), presence=presence)
+    gateway = Gateway(secret=SECRET, broker=RedisBroker(redis_server.url), presence=presence)
+    assert gateway.presence is presence
 
 
 def test_every_channel_of_the_index_is_resubscribed_in_batches_after_a_kill(

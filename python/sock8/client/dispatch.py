@@ -95,7 +95,7 @@ class Dispatcher:
         inbox: Inbox,
         grants: GrantState,
         on_presence: Callable[[PresenceUpdate], None],
-        on_reset: Callable[[ChannelReset], None] = lambda reset: None,
+        on_reset: Callable[[ChannelReset], None],
     ) -> None:
         self._inbox = inbox
         self._grants = grants
@@ -138,12 +138,11 @@ class Dispatcher:
         if event is None:
             if isinstance(channel, str) and "payload" in frame:
                 offset, epoch = frame.get("offset"), frame.get("epoch")
-                if self._grants.delivered(channel, offset, epoch):
-                    if type(offset) is int and isinstance(epoch, str):
-                        message = ClientMessage(channel, frame["payload"], offset, epoch)
-                    else:
-                        message = ClientMessage(channel, frame["payload"])
-                    await self._inbox.put(message)
+                if type(offset) is not int or not isinstance(epoch, str):
+                    # No history: at most once, nothing to compare.
+                    await self._inbox.put(ClientMessage(channel, frame["payload"]))
+                elif self._grants.delivered(channel, offset, epoch):
+                    await self._inbox.put(ClientMessage(channel, frame["payload"], offset, epoch))
             else:
                 logger.warning("skipped a frame without event, channel or payload")
         elif event == "subscribed":

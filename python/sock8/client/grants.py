@@ -89,11 +89,10 @@ class GrantState:
             else:
                 self.positions[channel] = position
 
-    def delivered(self, channel: str, offset: object, epoch: object) -> bool:
-        """Whether a message of `channel` at `(offset, epoch)` is new: not one this client has
-        (a duplicate), nor one a recovery still under way will give again. Records it."""
-        if type(offset) is not int or not isinstance(epoch, str):
-            return True  # no history: at most once, nothing to compare
+    def delivered(self, channel: str, offset: int, epoch: str) -> bool:
+        """Whether a message of `channel` at `(offset, epoch)` (it has history) is new: not one
+        this client has (a duplicate), nor one a recovery still under way will give again.
+        Records it."""
         if channel in self.recovering:
             return False
         last = self.positions.get(channel)

@@ -91,7 +91,7 @@ class Lifecycle:
         on_presence: PresenceCallback | None,
         on_channels: ChannelsCallback | None,
         clock: Callable[[], float],
-        on_reset: ResetCallback | None = None,
+        on_reset: ResetCallback | None,
         sleep: Callable[[float], Awaitable[object]],
     ) -> None:
         self.route = route

@@ -349,7 +349,11 @@ class Gateway:
         hub = self._hubs.get(loop)
         if hub is None:
             hub = self._hubs[loop] = Hub(
-                self.broker, loop, relayed=self._relayed, count=self.stats.delivered
+                self.broker,
+                loop,
+                relayed=self._relayed,
+                # Counted only for the metrics (`int`: the hub's own no-op).
+                count=int if self.metrics is None else self.stats.delivered,
             )
         return hub
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, Protocol
 
 from starlette.exceptions import HTTPException
@@ -28,6 +29,7 @@ from sock8._core import MAX_PAYLOAD_DEPTH, Grants, Verifier, check_json
 from sock8._http import (
     Reply,
     bad_request,
+    bearer_token,
     channel_of,
     channel_refusal,
     history_query,
@@ -96,31 +98,13 @@ _BEARER = "Bearer"
 """The `WWW-Authenticate` challenge of a 401: these endpoints take bearer tokens."""
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
-
-
-def _verified(request: Request, verifier: Verifier, now: float) -> Grants | None:
-    token = _bearer(request)
+def _verified(request: Request, verify: Callable[[str], Grants]) -> Grants | None:
+    """What the request's bearer token grants, by `verify`, or `None` (none, or refused)."""
+    token = bearer_token(request.headers.get("authorization"))
     if token is None:
         return None
     try:
-        return verifier.verify(token, now=now)
-    except TokenError as exc:
-        logger.debug("refused a token on %s: %s", request.url.path, exc)
-        return None
-
-
-def _client_grants(request: Request, tokens: ClientTokens) -> Grants | None:
-    """What the request's client token grants, checked as `/connect` checks it (revocations
-    included), or `None`."""
-    token = _bearer(request)
-    if token is None:
-        return None
-    try:
-        return tokens.verify(token)
+        return verify(token)
     except TokenError as exc:
         logger.debug("refused a token on %s: %s", request.url.path, exc)
         return None
@@ -196,7 +180,8 @@ def routes(gateway: RoutesHost) -> list[Route]:
 
 
 async def _publish(gateway: RoutesHost, request: Request) -> Reply:
-    if _verified(request, gateway.publish_verifier, gateway.clock.time()) is None:
+    verify = partial(gateway.publish_verifier.verify, now=gateway.clock.time())
+    if _verified(request, verify) is None:
         return unauthorized(_BEARER)
     body = await _read_body(request, gateway.limits.max_publish_bytes)
     if body is None:
@@ -239,7 +224,8 @@ async def _history(gateway: RoutesHost, request: Request) -> Reply:
     )
     if isinstance(query, Reply):
         return query
-    grants = _client_grants(request, gateway.tokens)
+    # Checked as `/connect` checks it, revocations included.
+    grants = _verified(request, gateway.tokens.verify)
     if grants is None or not grants.allows(query.channel):
         return unauthorized(_BEARER)
     return await read_history(gateway.history, query)

@@ -39,7 +39,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sock8._http import NO_STORE
+from sock8._http import NO_STORE, bearer_token, unauthorized
+from sock8.integrations.starlette import response
 
 __all__ = ["BROKER_STATES", "Flushes", "GatewayMetrics", "MetricsHost", "metrics_routes"]
 
@@ -263,14 +264,6 @@ class MetricsHost(Protocol):
         """Presence memberships held by this node's connections."""
 
 
-def _authorized(request: Request, token: str) -> bool:
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    # Compared in constant time: the token guards the endpoint.
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    )
-
-
 def metrics_routes(host: MetricsHost) -> list[Route]:
     """`GET /metrics` when `host.metrics` is on, behind `host.metrics_token` when it is set."""
     metrics = host.metrics
@@ -279,13 +272,11 @@ def metrics_routes(host: MetricsHost) -> list[Route]:
     token = host.metrics_token
 
     async def scrape(request: Request) -> Response:
-        if token is not None and not _authorized(request, token):
-            return Response(
-                b'{"error":"unauthorized"}',
-                401,
-                headers={**NO_STORE, "WWW-Authenticate": "Bearer"},
-                media_type="application/json",
-            )
+        if token is not None:
+            given = bearer_token(request.headers.get("authorization"))
+            # Compared in constant time: the token guards the endpoint.
+            if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+                return response(unauthorized("Bearer"))
         return Response(
             metrics.exposition(host), headers=dict(NO_STORE), media_type=CONTENT_TYPE_LATEST
         )

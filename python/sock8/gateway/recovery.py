@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sock8.gateway.frames import channel_message, dumps
 from sock8.gateway.outbox import PresenceChange, encode
-from sock8.publisher import Message, Missed, Position, Recoverable
+from sock8.publisher import Message, Position, Recoverable
 
 if TYPE_CHECKING:
     from sock8.gateway.hub import Hub, Sink
@@ -147,12 +147,12 @@ async def subscribe(
     hub: Hub,
     sink: Sink,
     channel: str,
-    since: Position | None,
+    since: Position,
     wanted: Callable[[], bool],
 ) -> None:
-    """Answer a `subscribe` of a history channel the subscriber was just added to: `subscribed`
-    with the position (and `recovered` when it gave `since`), the missed messages, then the
-    live ones. `wanted()` says, after the reads, whether the subscriber still wants the channel.
+    """Answer a `subscribe` with `since` of a history channel the subscriber was just added to:
+    `subscribed` with `recovered` and the position, the missed messages, then the live ones.
+    `wanted()` says, after the reads, whether the subscriber still wants the channel.
 
     Raises:
         Exception: whatever the broker raised reading the history; nothing was sent, and the
@@ -163,11 +163,7 @@ async def subscribe(
     hold = Hold(hub, sink, [channel])
     try:
         await hold.ready()
-        if since is None:
-            position = (await broker.apositions([channel]))[channel]
-            missed = Missed(position, (), True)
-        else:
-            missed = await broker.amissed(channel, since)
+        missed = await broker.amissed(channel, since)
     except BaseException:
         hold.release_all(wanted())
         raise
@@ -175,9 +171,7 @@ async def subscribe(
         hold.release_all(False)
         return
     # From here on nothing awaits: the frames go out in this order, before any later message.
-    frame: dict[str, object] = {"event": "subscribed", "channel": channel}
-    if since is not None:
-        frame["recovered"] = missed.recovered
+    frame = {"event": "subscribed", "channel": channel, "recovered": missed.recovered}
     frame.update(position_json(missed.position))
     sink.offer(encode(dumps(frame)))
     channel_json = dumps(channel)
@@ -185,6 +179,6 @@ async def subscribe(
         sink.offer(
             encode(channel_message(channel_json, message.payload, message.offset, message.epoch))
         )
-    if since is not None and not missed.recovered:
+    if not missed.recovered:
         logger.debug("could not recover %s from %s (now at %s)", channel, since, missed.position)
     hold.release(channel, missed.position)

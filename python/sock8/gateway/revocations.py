@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sock8._core import Grants, Verifier
-from sock8._http import Reply, bad_request, refusal, unauthorized, unavailable
+from sock8._http import Reply, bad_request, bearer_token, refusal, unauthorized, unavailable
 from sock8.errors import PublishError, TokenError
 from sock8.gateway.clock import Clock
 from sock8.integrations.starlette import response
@@ -153,15 +153,15 @@ def revoke_routes(gateway: RevokeHost) -> list[Route]:
 
 
 async def _revoke(gateway: RevokeHost, request: Request) -> Reply:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = bearer_token(request.headers.get("authorization"))
     try:
-        if scheme.lower() != "bearer" or not token.strip():
+        if token is None:
             raise TokenError("no bearer token")
-        gateway.publish_verifier.verify(token.strip(), now=gateway.clock.time())
+        gateway.publish_verifier.verify(token, now=gateway.clock.time())
     except TokenError as exc:
         logger.debug("refused a token on /revoke: %s", exc, extra={"reason": type(exc).__name__})
         return unauthorized("Bearer")
-    body = b""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > _MAX_BODY_BYTES:

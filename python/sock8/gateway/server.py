@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -108,10 +107,6 @@ class FrontProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Wait for the head (within `HEAD_TIMEOUT`)."""
         self._transport = transport  # type: ignore[assignment]  # uvloop's are alike, not subclasses
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._state.connections.add(self)  # type: ignore[arg-type]
         self._timer = asyncio.get_running_loop().call_later(HEAD_TIMEOUT, transport.close)
 

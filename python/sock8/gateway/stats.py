@@ -152,11 +152,6 @@ class GatewayStats:
         about 60 ns, the metric follows at the next `flush`."""
         self._delivered += subscribers
 
-    @property
-    def deliveries(self) -> int:
-        """Messages offered to subscribers since start, once per subscriber."""
-        return self._delivered
-
     def flush(self) -> None:
         """Hand the deliveries counted since the last call to their metric (the metrics call
         it before each scrape, and each second with several processes)."""

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from sock8.gateway.transport import Receiver
 
 __all__ = ["AsgiTransport"]
+
+logger = logging.getLogger("sock8.gateway")
 
 
 def _write_buffer(websocket: WebSocket) -> Callable[[], int] | None:
@@ -163,13 +166,13 @@ class AsgiTransport:
                 await self._done
         finally:
             reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            _report(await asyncio.gather(reader, return_exceptions=True))
             if self._close is None or self._gone:
                 writer.cancel()
             # Bounded: a client that does not read must not hold the task forever.
             with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
                 async with asyncio.timeout(self._close_timeout):
-                    await asyncio.gather(writer, return_exceptions=True)
+                    _report(await asyncio.gather(writer, return_exceptions=True))
                     if self._close is not None and not self._gone:
                         code, frame = self._close
                         if frame is not None:
@@ -196,20 +199,28 @@ class AsgiTransport:
         send = self._websocket.send
         queue = self._queue
         loop = asyncio.get_running_loop()
-        try:
-            while True:
-                while queue:
-                    frame = queue.popleft()
-                    self._queued -= len(frame)
+        while True:
+            while queue:
+                frame = queue.popleft()
+                self._queued -= len(frame)
+                try:
                     await send({"type": "websocket.send", "text": frame.decode()})
-                    if not self.writable and self._queued <= self._low:
-                        self.writable = True
-                        receiver.resume_writing()
-                if self._close is not None:
+                except Exception:
+                    # The client went away mid-send (WebSocketDisconnect, ClientDisconnected...).
+                    self._gone = True
+                    receiver.lost()
                     return
-                wake = self._wake = loop.create_future()
-                await wake
-        except Exception:
-            # The client went away mid-send (WebSocketDisconnect, ClientDisconnected, ...).
-            self._gone = True
-            receiver.lost()
+                if not self.writable and self._queued <= self._low:
+                    self.writable = True
+                    receiver.resume_writing()
+            if self._close is not None:
+                return
+            wake = self._wake = loop.create_future()
+            await wake
+
+
+def _report(results: Iterable[object]) -> None:
+    """Log what the reader or writer failed with: a bug of the session's, not a client gone."""
+    for result in results:
+        if isinstance(result, Exception):
+            logger.error("a WebSocket connection failed", exc_info=result)

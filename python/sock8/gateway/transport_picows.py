@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from sock8.gateway.app import Gateway
     from sock8.gateway.session import Session
 
-__all__ = ["PicowsConnection", "QuietLogger", "websocket_protocol_factory"]
+__all__ = ["PicowsConnection", "websocket_protocol_factory"]
 
 logger = logging.getLogger("sock8.gateway")
 
@@ -64,45 +64,12 @@ def _not_connected(kind: WSMsgType, frame: bytes) -> None:
     raise RuntimeError("the WebSocket is not connected yet")
 
 
-class QuietLogger:
-    """picows' logger: its warnings and errors go to `sock8.gateway`, its per-connection info and
-    debug lines nowhere. Not a `logging.Logger`, so that picows does not create a child logger
-    per connection (memory that is never freed)."""
-
-    __slots__ = ()
-
-    name = "sock8.gateway"
-
-    def isEnabledFor(self, level: int) -> bool:
-        """Only warnings and above."""
-        return level >= logging.WARNING and logger.isEnabledFor(level)
-
-    def log(self, level: int, message: str, *args: Any, **kwargs: Any) -> None:
-        """Forwarded when a warning or above."""
-        if level >= logging.WARNING:
-            logger.log(level, message, *args, **kwargs)
-
-    def debug(self, *args: Any, **kwargs: Any) -> None:
-        """Dropped."""
-
-    def info(self, *args: Any, **kwargs: Any) -> None:
-        """Dropped."""
-
-    def warning(self, message: str, *args: Any, **kwargs: Any) -> None:
-        """Forwarded."""
-        logger.warning(message, *args, **kwargs)
-
-    def error(self, message: str, *args: Any, **kwargs: Any) -> None:
-        """Forwarded."""
-        logger.error(message, *args, **kwargs)
-
-    def exception(self, message: str, *args: Any, **kwargs: Any) -> None:
-        """Forwarded."""
-        logger.exception(message, *args, **kwargs)
-
-
-class _ConnectionLog(QuietLogger):
+class _ConnectionLog:
     """One connection's picows logger, and the factory of its listener.
+
+    Its warnings and errors go to `sock8.gateway`, its info and debug lines nowhere. Not a
+    `logging.Logger`, so that picows does not create a child logger per connection (memory that
+    is never freed).
 
     picows logs at info level or above only around a connection's ends: accepted, then gone,
     or about to close it on its own (a protocol error, a missed pong, a failed listener call),
@@ -112,6 +79,8 @@ class _ConnectionLog(QuietLogger):
     """
 
     __slots__ = ("_connection", "_connections", "_gateway")
+
+    name = "sock8.gateway"
 
     def __init__(self, gateway: Gateway, connections: set[Any]) -> None:
         self._gateway = gateway
@@ -125,34 +94,35 @@ class _ConnectionLog(QuietLogger):
         self._connection = PicowsConnection(self._gateway, self._connections)
         return self._connection
 
-    def _closing(self) -> None:
-        if self._connection is not None:
-            self._connection.closing()
+    def isEnabledFor(self, level: int) -> bool:
+        """Only warnings and above."""
+        return level >= logging.WARNING and logger.isEnabledFor(level)
 
     def log(self, level: int, message: str, *args: Any, **kwargs: Any) -> None:
-        """See the class; forwarded when a warning or above."""
-        if level >= logging.INFO:
-            self._closing()
-        super().log(level, message, *args, **kwargs)
+        """See the class."""
+        if level >= logging.INFO and self._connection is not None:
+            self._connection.closing()
+        if level >= logging.WARNING:
+            logger.log(level, message, *args, **kwargs)
 
-    def info(self, *args: Any, **kwargs: Any) -> None:
-        """See the class; dropped."""
-        self._closing()
+    def debug(self, *args: Any, **kwargs: Any) -> None:
+        """Dropped."""
+
+    def info(self, message: str, *args: Any, **kwargs: Any) -> None:
+        """See the class."""
+        self.log(logging.INFO, message, *args, **kwargs)
 
     def warning(self, message: str, *args: Any, **kwargs: Any) -> None:
-        """See the class; forwarded."""
-        self._closing()
-        super().warning(message, *args, **kwargs)
+        """See the class."""
+        self.log(logging.WARNING, message, *args, **kwargs)
 
     def error(self, message: str, *args: Any, **kwargs: Any) -> None:
-        """See the class; forwarded."""
-        self._closing()
-        super().error(message, *args, **kwargs)
+        """See the class."""
+        self.log(logging.ERROR, message, *args, **kwargs)
 
     def exception(self, message: str, *args: Any, **kwargs: Any) -> None:
-        """See the class; forwarded."""
-        self._closing()
-        super().exception(message, *args, **kwargs)
+        """See the class (with the exception being handled)."""
+        self.log(logging.ERROR, message, *args, exc_info=True, **kwargs)
 
 
 class PicowsConnection(WSListener):
@@ -185,7 +155,7 @@ class PicowsConnection(WSListener):
         self._send: Callable[[WSMsgType, bytes], None] = _not_connected
         self._raw: asyncio.Transport | None = None
         self._session: Session | None = None
-        self._parts: list[bytes] | None = None
+        self._parts: bytearray | None = None
         self._closer: asyncio.TimerHandle | None = None
         self._close_code: int | None = None
         # Created by picows' listener factory, before the upgrade is answered: the client may
@@ -242,18 +212,20 @@ class PicowsConnection(WSListener):
     def _assemble(self, session: Session, frame: WSFrame) -> None:
         # A message in fragments (browsers do not send them; other clients may).
         if frame.msg_type is _TEXT:
-            self._parts = []
+            self._parts = bytearray()
         elif self._parts is None:
             session.received(None)  # a continuation of a binary message
             return
-        self._parts.append(frame.get_payload_as_bytes())
+        # Gathered in one buffer, its size checked at once: neither a long run of fragments
+        # (even empty ones) nor a large one costs more than its bytes.
+        self._parts += frame.get_payload_as_bytes()
         limit = self._gateway.limits.max_frame_bytes
-        if sum(len(part) for part in self._parts) > limit:
+        if len(self._parts) > limit:
             self._parts = None
             session.close(CLOSE_BAD_FRAME, frames.error("bad_frame", f"frame over {limit} bytes"))
             return
         if frame.fin:
-            data = b"".join(self._parts)
+            data = self._parts
             self._parts = None
             try:
                 text: str | None = data.decode()

@@ -132,9 +132,6 @@ class RedisBroker:
         ConfigError: a setting out of range.
     """
 
-    carries_presence = True
-    """Subscriptions get the presence changes a `RedisPresence` publishes on the channel."""
-
     def __init__(
         self,
         url: str,
@@ -247,11 +244,13 @@ class RedisBroker:
         Raises:
             PublishError: Redis could not be reached.
         """
+        calls: list[tuple[list[str], list[str | int]]] = [
+            (self._publish_keys(channel), [_new_epoch(), self._history_ttl]) for channel in channels
+        ]
         positions: dict[str, Position] = {}
-        for channel in channels:
-            epoch, offset = await self._script(
-                POSITION, self._publish_keys(channel), [_new_epoch(), self._history_ttl]
-            )
+        for channel, (epoch, offset) in zip(
+            channels, await self._run(POSITION, calls), strict=True
+        ):
             position = positions[channel] = Position(int(offset), _text(epoch))
             if channel in self._index:
                 # Read once the node holds the channel (the gateway waits for that): where a
@@ -267,7 +266,7 @@ class RedisBroker:
             PublishError: Redis could not be reached.
         """
         args: list[str | int] = [_new_epoch(), self._history_ttl, self._history_size]
-        epoch, offset, entries = await self._script(MISSED, self._publish_keys(channel), args)
+        [(epoch, offset, entries)] = await self._run(MISSED, [(self._publish_keys(channel), args)])
         position = Position(int(offset), _text(epoch))
         if since.epoch != position.epoch or since.offset > position.offset:
             return Missed(position, (), False)
@@ -284,7 +283,9 @@ class RedisBroker:
             return Missed(position, (), False)  # the oldest of them were trimmed
         return Missed(position, tuple(messages), True)
 
-    async def _script(self, source: str, keys: list[str], args: list[str | int]) -> Any:
+    async def _run(self, source: str, calls: list[tuple[list[str], list[str | int]]]) -> list[Any]:
+        """The script `source` called with each `(keys, args)` of `calls`, in one round trip
+        (a pipeline when there are several), in order."""
         # Through the blocking client in a worker thread: these reads come once per connection
         # or recovery, not per message, and need no connection bound to a loop that a mounted
         # gateway may never stop.
@@ -292,8 +293,18 @@ class RedisBroker:
         script = self._scripts.get(source)
         if script is None or script.registered_client is not client:
             script = self._scripts[source] = client.register_script(source)
+
+        def run() -> list[Any]:
+            if len(calls) == 1:
+                keys, args = calls[0]
+                return [script(keys=keys, args=args)]
+            with client.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    script(keys=keys, args=args, client=pipe)
+                return pipe.execute()
+
         try:
-            return await asyncio.to_thread(lambda: script(keys=keys, args=args))
+            return await asyncio.to_thread(run)
         except redis.RedisError as exc:
             raise _unavailable(exc) from exc
 

@@ -63,6 +63,11 @@ class Keys:
         tag = f"{{{channel}}}"
         return [f"{self.prefix}:{kind}:{tag}" for kind in ("pd", "pe", "pm", "pc")]
 
+    def presence_announced(self, channel: str) -> list[str]:
+        """The presence keys of `channel`, then its Redis channel, where changes are announced:
+        the keys of the presence scripts."""
+        return [*self.presence(channel), self.channel(channel)]
+
     def probe(self, node: str) -> str:
         """The probe channel of the node `node`."""
         return f"{self.prefix}:probe:{{{node}}}"

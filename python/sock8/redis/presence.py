@@ -131,7 +131,7 @@ class RedisPresence:
             ValueError: `validate` refused the merged data; nothing is changed.
             redis.RedisError: Redis could not be reached.
         """
-        keys = [*self.keys.presence(channel), self.keys.channel(channel)]
+        keys = self.keys.presence_announced(channel)
         script = self._script(PRESENCE_UPDATE)
         client = self._redis()
         expires = now_ms + int(self.ttl * 1000)
@@ -169,7 +169,7 @@ class RedisPresence:
             members.pop(member, None)
             if not members:
                 del self._members[channel]
-        keys = [*self.keys.presence(channel), self.keys.channel(channel)]
+        keys = self.keys.presence_announced(channel)
         removed = await self._script(PRESENCE_LEAVE)(
             keys=keys, args=[identity, member, presence_event(identity, None)]
         )
@@ -177,7 +177,7 @@ class RedisPresence:
 
     async def state(self, channel: str) -> dict[str, PresenceEntry]:
         """See `PresenceStore.state`; expired entries are cleaned (and announced) first."""
-        keys = [*self.keys.presence(channel), self.keys.channel(channel)]
+        keys = self.keys.presence_announced(channel)
         now_ms = int(self._now() * 1000)
         flat = await self._script(PRESENCE_STATE)(keys=keys, args=[now_ms])
         state: dict[str, PresenceEntry] = {}
@@ -238,7 +238,7 @@ class RedisPresence:
             for channel, members in list(self._members.items())
         ]
         calls += [
-            (PRESENCE_SWEEP, [*self.keys.presence(channel), self.keys.channel(channel)], [now_ms])
+            (PRESENCE_SWEEP, self.keys.presence_announced(channel), [now_ms])
             for channel in {*self._members, *self._channels()}
         ]
         removed = 0

@@ -193,7 +193,9 @@ class RedisRevocations:
     async def _follow(self) -> None:
         attempt = 0
         up = False
+        loop = asyncio.get_running_loop()
         while True:
+            up_since: float | None = None
             subscriber = pubsub_client(self.url, self._protocol)
             pubsub = subscriber.pubsub()
             client = async_client(self.url, self._protocol)
@@ -206,7 +208,7 @@ class RedisRevocations:
                     self._loaded.set()
                 if not up:
                     logger.info("redis: following revocations")
-                up, attempt = True, 0
+                up, up_since = True, loop.time()
                 while True:
                     message = await pubsub.get_message(
                         ignore_subscribe_messages=True, timeout=self._resync
@@ -234,6 +236,10 @@ class RedisRevocations:
                     await subscriber.aclose()
                 with contextlib.suppress(Exception):
                     await client.aclose()
+            # As the subscriber does: only a connection that stayed up starts the backoff over,
+            # so that a Redis that accepts and drops at once is not retried at once.
+            if up_since is not None and loop.time() - up_since >= self._backoff.reset_after:
+                attempt = 0
             await asyncio.sleep(self._backoff.delay(attempt))
             attempt += 1
 

@@ -126,10 +126,6 @@ class Subscriber:
                 self._waiters.pop(key, None)
         return True
 
-    def subscribed(self) -> frozenset[str]:
-        """The Redis channels the current connection was told to hold (for tests)."""
-        return frozenset(self._sent)
-
     # Life.
 
     def start(self) -> None:
@@ -288,9 +284,8 @@ class Subscriber:
                 wanted = self._wanted
                 sent = self._sent
                 add = [channel for channel in wanted if channel not in sent]
-                remove = [c for c in sent if c not in wanted and c != self._probe]
+                remove = [channel for channel in sent if channel not in wanted]
                 if not add and not remove:
-                    sent.add(self._probe)
                     return
                 for start in range(0, len(add), BATCH):
                     batch = add[start : start + BATCH]

@@ -816,12 +816,9 @@ export class Sock8Client extends Emitter {
     }
     const copy = ownCopy(JSON.parse(JSON.stringify(data)));
     await this.#request("setPresence", channel, { event: "setPresence", channel, data: copy }, copy);
-    // Kept merged (own properties only) to restore it after a reconnect.
-    const wish = this.#presence.get(channel) ?? ownCopy(null);
-    for (const key of Object.keys(copy)) {
-      Object.defineProperty(wish, key, { value: copy[key], enumerable: true, writable: true, configurable: true });
-    }
-    this.#presence.set(channel, wish);
+    // Kept merged to restore it after a reconnect: a null-prototype target takes even a
+    // "__proto__" key as an own property.
+    this.#presence.set(channel, Object.assign(this.#presence.get(channel) ?? ownCopy(null), copy));
   }
 
   /**
@@ -1104,18 +1101,17 @@ export class Sock8Client extends Emitter {
   }
 
   /**
-   * Whether a message is new (not a duplicate, nor one a recovery under way gives again);
-   * records its position.
+   * Whether a message with history is new (not a duplicate, nor one a recovery under way
+   * gives again); records its position.
    * @param {string} channel
-   * @param {unknown} offset
-   * @param {unknown} epoch
+   * @param {number} offset
+   * @param {string} epoch
    */
   #fresh(channel, offset, epoch) {
-    if (!Number.isSafeInteger(offset) || typeof epoch !== "string") return true; // no history
     if (this.#recovering.has(channel)) return false;
     const last = this.#positions.get(channel);
-    if (last !== undefined && last[1] === epoch && /** @type {number} */ (offset) <= last[0]) return false;
-    this.#positions.set(channel, [/** @type {number} */ (offset), epoch]);
+    if (last !== undefined && last[1] === epoch && offset <= last[0]) return false;
+    this.#positions.set(channel, [offset, epoch]);
     return true;
   }
 
@@ -1162,13 +1158,13 @@ export class Sock8Client extends Emitter {
     const channel = typeof frame.channel === "string" ? frame.channel : null;
     if (event === undefined) {
       if (channel !== null && "payload" in frame) {
-        if (!this.#fresh(channel, frame.offset, frame.epoch)) return;
         /** @type {{ channel: string, offset?: number, epoch?: string }} */
         const meta = { channel };
         if (Number.isSafeInteger(frame.offset) && typeof frame.epoch === "string") {
+          if (!this.#fresh(channel, frame.offset, frame.epoch)) return;
           meta.offset = frame.offset;
           meta.epoch = frame.epoch;
-        }
+        } // else no history: at most once, nothing to compare
         this.#handles.get(channel)?.emit("message", frame.payload, meta);
         this.emit("message", frame.payload, meta);
       }

@@ -9,10 +9,10 @@
 
 use super::b64;
 use super::error::TokenError;
-use super::json::{self, Tree};
+use super::json::Tree;
 use super::jws;
 use super::limits::{MAX_JSON_DEPTH, MAX_TOKEN_BYTES};
-use super::verify::{oversized, three_segments};
+use super::verify::{decode_json, oversized, three_segments};
 
 /// A JSON object's members, in document order.
 pub type Object = Vec<(String, Tree)>;
@@ -29,12 +29,9 @@ pub struct Decoded {
     pub signature_bytes: Result<usize, TokenError>,
 }
 
-/// Decodes `what` (`"header"`, `"payload"`) with the verifier's rules and messages.
+/// Decodes `what` (`"header"`, `"payload"`) with the verifier's own decoding.
 fn object(segment: &[u8], what: &str) -> Result<Object, TokenError> {
-    let bytes =
-        b64::decode(segment).ok_or_else(|| TokenError::malformed(format!("{what} is not canonical base64url")))?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| TokenError::malformed(format!("{what} is not UTF-8")))?;
-    json::parse_tree(text, MAX_JSON_DEPTH).map_err(|e| TokenError::malformed(format!("{what}: {e}")))
+    decode_json(segment, &mut Vec::new(), what, MAX_JSON_DEPTH, Vec::new())
 }
 
 /// Decodes `token` without verifying anything. A token over [`MAX_TOKEN_BYTES`] or not of three

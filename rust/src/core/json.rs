@@ -492,19 +492,14 @@ pub enum Tree {
     Object(Vec<(String, Tree)>),
 }
 
-/// Parses `text` as a strict JSON object, under exactly the rules of [`parse_object`], into its
-/// members. Depth is bounded by `max_depth`, clamped to [`MAX_CHECK_DEPTH`], so the recursion
-/// is too.
-pub fn parse_tree(text: &str, max_depth: usize) -> Result<Vec<(String, Tree)>, Error> {
-    let mut parser = Parser::new(text, max_depth.min(MAX_CHECK_DEPTH));
-    parser.skip_whitespace();
-    let members = match parser.peek() {
-        Some(b'{') => parser.object_tree()?,
-        Some(_) => return Err(parser.error("expected a JSON object")),
-        None => return Err(parser.error("EOF while parsing a value")),
-    };
-    parser.end()?;
-    Ok(members)
+/// A top-level object's members as owned trees, in document order (what token inspection
+/// shows); read by [`parse_object`], so under exactly its rules.
+impl<'de> Members<'de> for Vec<(String, Tree)> {
+    fn member(&mut self, key: &str, parser: &mut Parser<'de>) -> Result<(), Error> {
+        let value = parser.tree()?;
+        self.push((key.to_owned(), value));
+        Ok(())
+    }
 }
 
 impl Parser<'_> {
@@ -653,6 +648,11 @@ mod tests {
     fn parse(text: &str, depth: usize) -> Result<Vec<(String, Value<'static>)>, Error> {
         let mut collect = Collect::default();
         parse_object(text, depth, &mut collect).map(|()| collect.0)
+    }
+
+    fn parse_tree(text: &str, depth: usize) -> Result<Vec<(String, Tree)>, Error> {
+        let mut members = Vec::new();
+        parse_object(text, depth, &mut members).map(|()| members)
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub(crate) fn oversized(len: usize, max: usize) -> TokenError {
     TokenError::malformed(format!("token is {len} bytes, over the {max}-byte limit"))
 }
 
-fn decode_json<'a, M: json::Members<'a>>(
+pub(crate) fn decode_json<'a, M: json::Members<'a>>(
     segment: &[u8],
     buf: &'a mut Vec<u8>,
     what: &str,

@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 
-use crate::core::limits;
+use crate::core::{limits, time};
 
 pub fn add(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -17,5 +17,8 @@ pub fn add(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_PAYLOAD_DEPTH", limits::MAX_PAYLOAD_DEPTH)?;
     m.add("DEFAULT_AUDIENCE", limits::DEFAULT_AUDIENCE)?;
     m.add("DEFAULT_TTL", limits::DEFAULT_TTL)?;
+    // A whole number of seconds, shown as such in messages.
+    #[allow(clippy::cast_possible_truncation)]
+    m.add("MAX_NUMERIC_DATE", time::MAX_NUMERIC_DATE as i64)?;
     Ok(())
 }
