@@ -260,8 +260,6 @@ def serve(kind: str) -> None:
     extra: dict[str, Any] = {}
     if base == "sock8" and loop == "":
         # The standalone `sock8 gateway`: picows for /connect behind the front step.
-        import gc
-
         from sock8.gateway.server import front_protocol
 
         # Pings as `sock8 gateway` does by default (picows runs a task per connection for it).
@@ -741,18 +739,7 @@ def client_process(
     kind: str, port: int, count: int, args: argparse.Namespace
 ) -> Iterator[subprocess.Popen[str]]:
     """A client subprocess (the load generator), talking line by line on stdin/stdout."""
-    options = [
-        "--port",
-        str(port),
-        "--count",
-        str(count),
-        "--messages",
-        str(args.messages),
-        "--window",
-        str(args.window),
-        "--concurrency",
-        str(args.concurrency),
-    ]
+    options = load_options(port, count, args)
     if args.client == "rust":
         # Both sign with the secret from the environment, as `sock8 gateway` reads it.
         command = [str(LOADGEN), *options]
@@ -889,6 +876,14 @@ def stacks_table(
             cells.append(" / ".join(row.fmt.format(run[row.key] * row.scale) for run in runs))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def load_options(port: int, count: int, args: argparse.Namespace) -> list[str]:
+    """The load generator's options for `count` clients of `port` (`add_load_arguments`)."""
+    return [
+        *("--port", str(port), "--count", str(count), "--messages", str(args.messages)),
+        *("--window", str(args.window), "--concurrency", str(args.concurrency)),
+    ]
 
 
 def add_load_arguments(parser: argparse.ArgumentParser, clients: str) -> None:

@@ -64,6 +64,7 @@ from gateway_load import (
     _read_step,
     add_load_arguments,
     cpu_seconds,
+    load_options,
     loadgen_status,
     raise_fd_limit,
     stop,
@@ -165,9 +166,7 @@ def load_generator(
     """benches/loadgen against `port`, talking line by line on stdin/stdout (as in
     benches/gateway_load.py), with `--deliveries` for the fan-out run: CPU times come in clock
     ticks (10 ms), so the window must be long enough for Redis' few ticks to count."""
-    options = ["--port", str(port), "--count", str(count), "--messages", str(args.messages)]
-    options += ["--window", str(args.window), "--concurrency", str(args.concurrency)]
-    options += ["--deliveries", str(args.deliveries)]
+    options = [*load_options(port, count, args), "--deliveries", str(args.deliveries)]
     with talking([str(LOADGEN), *options]) as process:
         yield process
 

@@ -272,23 +272,11 @@ class AuthRoutes(Generic[RequestT]):
         self, request: RequestT, *, headers: Headers, run_sync: RunSync | None = None
     ) -> Reply:
         """`POST {base}/authenticate` in an async view."""
-        refused = _check_origin(self._allowed_origins, headers)
-        if refused is not None:
-            return self._cors(headers, refused)
-        conn = Connection(request)
-        if not await self._run(conn, run_sync):
-            return self._cors(headers, internal())
-        return self._cors(headers, self._issue(conn))
+        return self._cors(headers, await self._authenticate(request, headers, run_sync))
 
     def authenticate_sync(self, request: RequestT, *, headers: Headers) -> Reply:
         """`POST {base}/authenticate` in a sync view."""
-        refused = _check_origin(self._allowed_origins, headers)
-        if refused is not None:
-            return self._cors(headers, refused)
-        conn = Connection(request)
-        if not self._run_sync(conn):
-            return self._cors(headers, internal())
-        return self._cors(headers, self._issue(conn))
+        return self._cors(headers, self._authenticate_sync(request, headers))
 
     async def history(
         self,
@@ -302,14 +290,9 @@ class AuthRoutes(Generic[RequestT]):
     ) -> Reply:
         """`GET {base}/{channel}/history` in an async view; `channel` is the decoded path part."""
         query = self._checked_query(headers, channel, limit, cursor)
-        if isinstance(query, Reply):
-            return self._cors(headers, query)
-        conn = Connection(request)
-        if not await self._run(conn, run_sync):
-            return self._cors(headers, internal())
-        if not conn.allows(query.channel):
-            return self._cors(headers, unauthorized())
-        return self._cors(headers, await read_history(self._s8.publisher, query))
+        if not isinstance(query, Reply):
+            query = await self._history(request, query, run_sync)
+        return self._cors(headers, query)
 
     def history_sync(
         self,
@@ -322,18 +305,53 @@ class AuthRoutes(Generic[RequestT]):
     ) -> Reply:
         """`GET {base}/{channel}/history` in a sync view; `channel` is the decoded path part."""
         query = self._checked_query(headers, channel, limit, cursor)
-        if isinstance(query, Reply):
-            return self._cors(headers, query)
+        if not isinstance(query, Reply):
+            query = self._history_sync(request, query)
+        return self._cors(headers, query)
+
+    # The routes' answers before their CORS headers, added once by the public methods.
+
+    async def _authenticate(
+        self, request: RequestT, headers: Headers, run_sync: RunSync | None
+    ) -> Reply:
+        refused = _check_origin(self._allowed_origins, headers)
+        if refused is not None:
+            return refused
+        conn = Connection(request)
+        if not await self._run(conn, run_sync):
+            return internal()
+        return self._issue(conn)
+
+    def _authenticate_sync(self, request: RequestT, headers: Headers) -> Reply:
+        refused = _check_origin(self._allowed_origins, headers)
+        if refused is not None:
+            return refused
         conn = Connection(request)
         if not self._run_sync(conn):
-            return self._cors(headers, internal())
+            return internal()
+        return self._issue(conn)
+
+    async def _history(
+        self, request: RequestT, query: HistoryQuery, run_sync: RunSync | None
+    ) -> Reply:
+        conn = Connection(request)
+        if not await self._run(conn, run_sync):
+            return internal()
         if not conn.allows(query.channel):
-            return self._cors(headers, unauthorized())
+            return unauthorized()
+        return await read_history(self._s8.publisher, query)
+
+    def _history_sync(self, request: RequestT, query: HistoryQuery) -> Reply:
+        conn = Connection(request)
+        if not self._run_sync(conn):
+            return internal()
+        if not conn.allows(query.channel):
+            return unauthorized()
         try:
             page = self._s8.publisher.history(query.channel, limit=query.limit, cursor=query.cursor)
         except Exception as exc:
-            return self._cors(headers, history_failed(query, exc))
-        return self._cors(headers, history_reply(page))
+            return history_failed(query, exc)
+        return history_reply(page)
 
     def _cors(self, headers: Headers, reply: Reply) -> Reply:
         return _with_headers(reply, cors_headers(self._allowed_origins, headers))

@@ -262,12 +262,7 @@ class MemoryBroker:
             position = self._position(channel)
             stream = self._history.get(channel)
             entries = () if stream is None else tuple(stream.entries)
-        if since.epoch != position.epoch or since.offset > position.offset:
-            return Missed(position, (), False)
-        messages = tuple(message for _, message in entries if (message.offset or 0) > since.offset)
-        if len(messages) != position.offset - since.offset:
-            return Missed(position, (), False)  # the oldest of them were dropped
-        return Missed(position, messages, True)
+        return Missed.after(since, position, (message for _, message in entries))
 
     async def amissed(self, channel: str, since: Position) -> Missed:
         """`missed`; it never blocks, so the twin just calls it."""
@@ -278,14 +273,18 @@ class MemoryBroker:
         # would start with now; a stream forgotten meanwhile changes that epoch.
         stream = self._history.get(channel)
         if stream is None:
-            return Position(0, f"{self._instance}-{self._forgotten}")
+            return Position(0, self._epoch())
         return Position(stream.offset, stream.epoch)
+
+    def _epoch(self) -> str:
+        # The epoch a stream started now gets (under the lock).
+        return f"{self._instance}-{self._forgotten}"
 
     def _stream(self, channel: str) -> _Stream:
         # Under the lock.
         stream = self._history.get(channel)
         if stream is None:
-            stream = _Stream(f"{self._instance}-{self._forgotten}", self._history_size)
+            stream = _Stream(self._epoch(), self._history_size)
             self._history[channel] = stream
             if len(self._history) > self._max_history_channels:
                 self._history.popitem(last=False)

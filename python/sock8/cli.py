@@ -426,11 +426,6 @@ def _serve_gateway(args: argparse.Namespace) -> int:
         )
         return 2
     logs.configure(getattr(logging, args.log_level.upper()), args.log_format)
-    try:
-        Gateway(secret=secret, **_gateway_options(args))  # the settings are checked here
-    except ConfigError as exc:
-        print(f"sock8 gateway: {exc}", file=sys.stderr)
-        return 2
 
     def build() -> Gateway:
         gateway = Gateway(secret=secret, **_gateway_options(args))
@@ -439,19 +434,24 @@ def _serve_gateway(args: argparse.Namespace) -> int:
         gc.freeze()
         return gateway
 
-    run(
-        build,
-        host=args.host,
-        port=args.port,
-        workers=workers,
-        ping_interval=args.ping_interval,
-        ping_timeout=args.ping_timeout,
-        root_path=args.root_path,
-        proxy_headers=args.proxy_headers,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        log_level=args.log_level,
-        on_worker_exit=_forget_worker_metrics,
-    )
+    try:
+        # `run` builds the first gateway before it binds or forks: bad settings end here.
+        run(
+            build,
+            host=args.host,
+            port=args.port,
+            workers=workers,
+            ping_interval=args.ping_interval,
+            ping_timeout=args.ping_timeout,
+            root_path=args.root_path,
+            proxy_headers=args.proxy_headers,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            log_level=args.log_level,
+            on_worker_exit=_forget_worker_metrics,
+        )
+    except ConfigError as exc:
+        print(f"sock8 gateway: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -23,7 +23,7 @@ A payload is JSON *text* that frames are built around without parsing it again, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -104,6 +104,18 @@ class Missed:
     position: Position
     messages: tuple[Message, ...]
     recovered: bool
+
+    @classmethod
+    def after(cls, since: Position, position: Position, stored: Iterable[Message]) -> Missed:
+        """What was missed since `since`, from a stream at `position` whose `stored` messages
+        are numbered and oldest first: all of them after `since`, or none when the epoch
+        changed, `since` is ahead, or the oldest of them are no longer stored."""
+        if since.epoch != position.epoch or since.offset > position.offset:
+            return cls(position, (), False)
+        messages = tuple(message for message in stored if (message.offset or 0) > since.offset)
+        if len(messages) != position.offset - since.offset:
+            return cls(position, (), False)
+        return cls(position, messages, True)
 
 
 @dataclass(frozen=True, slots=True)

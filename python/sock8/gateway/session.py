@@ -519,8 +519,8 @@ class Session:
     async def _authenticate(self, token: str) -> None:
         grants = self._verify(token)
         if isinstance(grants, TokenError):
-            self._gateway.stats.connected("unauthorized", grants)
             reason = refusal_reason(grants)
+            self._gateway.stats.connected("unauthorized", reason)
             logger.debug("refused a token: %s", grants, extra=self._fields("unauthorized", reason))
             self.close(CLOSE_UNAUTHORIZED, frames.error("unauthorized", str(grants)))
             return
@@ -563,32 +563,23 @@ class Session:
             for channel in history:
                 hold.release(channel, positions.get(channel), channel in self._subscribed)
 
+    def _refuse_refresh(self, problem: str) -> None:
+        self._gateway.stats.refreshed(False)
+        self.close(CLOSE_UNAUTHORIZED, frames.error("unauthorized", f"refresh refused: {problem}"))
+
     async def _refresh(self, current: Grants, token: str) -> None:
         grants = self._verify(token)
         if isinstance(grants, TokenError):
-            self._gateway.stats.refreshed(False)
             reason = refusal_reason(grants)
             logger.debug("refused a refresh: %s", grants, extra=self._fields("refresh", reason))
-            self.close(
-                CLOSE_UNAUTHORIZED, frames.error("unauthorized", f"refresh refused: {grants}")
-            )
+            self._refuse_refresh(str(grants))
             return
         if grants.identity != current.identity:
-            self._gateway.stats.refreshed(False)
-            self.close(
-                CLOSE_UNAUTHORIZED,
-                frames.error("unauthorized", "refresh refused: the token is for another identity"),
-            )
+            self._refuse_refresh("the token is for another identity")
             return
         if grants.issued_at < current.issued_at:
             # An older token may still grant a channel the app has taken away since.
-            self._gateway.stats.refreshed(False)
-            self.close(
-                CLOSE_UNAUTHORIZED,
-                frames.error(
-                    "unauthorized", "refresh refused: the token is older than the current one"
-                ),
-            )
+            self._refuse_refresh("the token is older than the current one")
             return
         # Narrowing first, before any await: no frame of a revoked channel is queued after this.
         revoked = [channel for channel in self._subscribed if not grants.allows(channel)]

@@ -124,11 +124,10 @@ class GatewayStats:
 
     # Events counted only by the metrics.
 
-    def connected(self, outcome: str, error: BaseException | None = None) -> None:
-        """A connection's authentication ended: `ok`, `unauthorized` (with the `TokenError`),
-        `bad_frame`, `auth_timeout` or `origin`."""
+    def connected(self, outcome: str, reason: str = "") -> None:
+        """A connection's authentication ended: `ok`, `unauthorized` (with the `refusal_reason`
+        of its `TokenError`), `bad_frame`, `auth_timeout` or `origin`."""
         if self._metrics is not None:
-            reason = "" if error is None else refusal_reason(error)
             self._metrics.connects.labels(outcome, reason).inc()
 
     def refreshed(self, ok: bool) -> None:

@@ -9,7 +9,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 import redis
@@ -268,20 +268,14 @@ class RedisBroker:
         args: list[str | int] = [_new_epoch(), self._history_ttl, self._history_size]
         [(epoch, offset, entries)] = await self._run(MISSED, [(self._publish_keys(channel), args)])
         position = Position(int(offset), _text(epoch))
-        if since.epoch != position.epoch or since.offset > position.offset:
-            return Missed(position, (), False)
-        messages: list[Message] = []
-        for _, fields in reversed(entries):
-            values = {_text(key): _text(value) for key, value in _pairs(fields)}
-            number = int(values.get("o", "0"))
-            if number > since.offset:
-                messages.append(
-                    Message(channel, values["p"], int(values["t"]), number, position.epoch)
-                )
-        expected = list(range(since.offset + 1, position.offset + 1))
-        if [message.offset for message in messages] != expected:
-            return Missed(position, (), False)  # the oldest of them were trimmed
-        return Missed(position, tuple(messages), True)
+
+        def stored() -> Iterator[Message]:
+            for _, fields in reversed(entries):
+                values = {_text(key): _text(value) for key, value in _pairs(fields)}
+                number = int(values.get("o", "0"))
+                yield Message(channel, values["p"], int(values["t"]), number, position.epoch)
+
+        return Missed.after(since, position, stored())
 
     async def _run(self, source: str, calls: list[tuple[list[str], list[str | int]]]) -> list[Any]:
         """The script `source` called with each `(keys, args)` of `calls`, in one round trip
