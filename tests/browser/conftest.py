@@ -68,8 +68,13 @@ class Tab:
         if clock:
             # The page's timers on a clock the test moves (Playwright's clock): no waiting.
             self.page.clock.install()
+        self.goto(url)
+
+    def goto(self, url: str, *, ready: bool = True) -> None:
+        """Open `url`; with `ready`, wait until the page set `window.ready` (the test pages do)."""
         self.page.goto(url)
-        self.page.wait_for_function("() => window.ready === true", timeout=WAIT_MS)
+        if ready:
+            self.page.wait_for_function("() => window.ready === true", timeout=WAIT_MS)
 
     def run(self, script: str, arg: Any = None) -> Any:
         """Evaluate `script` (a function expression) in the page."""

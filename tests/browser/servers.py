@@ -58,10 +58,7 @@ class Restartable:
         done = threading.Event()
 
         def abort() -> None:
-            for connection in list(server.server_state.connections):
-                transport = getattr(connection, "transport", None)
-                if transport is not None:
-                    transport.abort()
+            server.abort_connections()
             done.set()
 
         server.loop.call_soon_threadsafe(abort)

@@ -55,8 +55,7 @@ def _signed_in(browser: Any, world: World, url: str) -> Iterator[Tab]:
     tab = Tab(browser, world.app.url + "/")
     try:
         tab.login("alice")
-        tab.page.goto(url)
-        tab.page.wait_for_function("() => window.ready === true")
+        tab.goto(url)
         yield tab
     finally:
         tab.close()

@@ -113,7 +113,7 @@ def test_two_profiles_chat_with_history_and_typing(
     bob.sign_in("bob")
     assert alice.rooms() == ["#design", "#lobby"]
     assert bob.rooms() == ["#lobby"]  # only the user's rooms
-    # History loaded on connect.
+    # History loaded when the room first shows.
     bob.wait_text("#messages", "welcome to the lobby")
     alice.open_room("lobby")
     alice.wait_text("#messages", "welcome to the lobby")

@@ -23,7 +23,8 @@ from sock8.token_inspect import (
     inspect_token,
 )
 
-from tests.cli.tokens import CLAIMS, HEADER, NOW, forge, segment, signed
+from tests.cli.tokens import CLAIMS, HEADER, NOW, forge, segment
+from tests.support.jws import signed
 from tests.support.repo import readme_section
 from tests.support.secret import OTHER_SECRET, SECRET
 
@@ -74,7 +75,7 @@ REFUSALS: list[tuple[str, str, list[str], str, str]] = [
     ("other secret", forge(secret=OTHER_SECRET), [], "BadSignature", "does not match"),
     (
         "payload base64",
-        signed(f"{segment(HEADER)}.e3=0"),
+        signed(f"{segment(HEADER)}.e3=0", SECRET),
         [],
         "MalformedToken",
         "payload is not canonical base64url",

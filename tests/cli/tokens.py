@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support import jws
-from tests.support.jws import b64
+from tests.support.jws import b64, craft
 from tests.support.secret import SECRET
 
 NOW = 1_700_000_000
@@ -25,13 +24,16 @@ CLAIMS: dict[str, Any] = {
 HEADER: dict[str, Any] = {"alg": "HS256", "typ": "JWT"}
 
 
-def segment(part: dict[str, Any] | str | bytes) -> str:
-    """A header or payload segment: a dict as compact JSON, text and bytes as they are."""
+def raw(part: dict[str, Any] | str | bytes) -> bytes:
+    """A header or payload's bytes: a dict as compact JSON, text as UTF-8, bytes as they are."""
     if isinstance(part, dict):
         part = json.dumps(part, separators=(",", ":"))
-    if isinstance(part, str):
-        part = part.encode()
-    return b64(part)
+    return part.encode() if isinstance(part, str) else part
+
+
+def segment(part: dict[str, Any] | str | bytes) -> str:
+    """A header or payload segment: `raw(part)` in base64url."""
+    return b64(raw(part))
 
 
 def forge(
@@ -45,9 +47,4 @@ def forge(
     removes the claim), with a valid HMAC-SHA256 under `secret`."""
     if claims is None:
         claims = {k: v for k, v in {**CLAIMS, **changes}.items() if v is not None}
-    return signed(f"{segment(HEADER if header is None else header)}.{segment(claims)}", secret)
-
-
-def signed(signing_input: str, secret: str = SECRET) -> str:
-    """`signing_input` (`header.payload`, segments as they are) with its HMAC-SHA256."""
-    return jws.signed(signing_input, secret)
+    return craft(raw(HEADER if header is None else header), raw(claims), secret)

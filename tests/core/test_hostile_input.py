@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
-import hmac
 import importlib.util
 import json
 import re
@@ -46,6 +44,7 @@ from sock8 import (
 )
 from sock8._core import MAX_CHANNELS, MAX_JSON_DEPTH, MAX_TOKEN_BYTES, MAX_WIRE_ID_BYTES
 
+from tests.support.jws import craft
 from tests.support.repo import VECTORS, load_vectors, readme_section
 
 CORPUS: dict[str, Any] = load_vectors("adversarial.json")
@@ -267,18 +266,6 @@ def test_template_corpus(case: dict[str, Any]) -> None:
 # --- bounded work, shown by which check refused -----------------------------------------------
 
 
-def b64(data: bytes) -> str:
-    """Canonical base64url."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def craft(header: bytes, payload: bytes, secret: str = SECRET) -> str:
-    """A compact JWS over raw header and payload bytes."""
-    signing_input = f"{b64(header)}.{b64(payload)}"
-    tag = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64(tag)}"
-
-
 def claims(**changes: Any) -> bytes:
     """Valid claims as JSON, with members changed."""
     body: dict[str, Any] = {
@@ -296,16 +283,16 @@ HEADER = b'{"alg":"HS256","typ":"JWT"}'
 PAD = "p" * 3000
 DEFECTS: dict[str, tuple[str, str]] = {
     # name: (token, what the verifier says when size is not the problem)
-    "valid": (craft(HEADER, claims(pad=PAD)), "ok"),
-    "header not base64": ("!" + craft(HEADER, claims(pad=PAD)), "MalformedToken"),
-    "header not JSON": (craft(b"{", claims(pad=PAD)), "MalformedToken"),
-    "alg none": (craft(b'{"alg":"none"}', claims(pad=PAD)), "MalformedToken"),
-    "unknown kid": (craft(b'{"alg":"HS256","kid":"x"}', claims(pad=PAD)), "UnknownKey"),
+    "valid": (craft(HEADER, claims(pad=PAD), SECRET), "ok"),
+    "header not base64": ("!" + craft(HEADER, claims(pad=PAD), SECRET), "MalformedToken"),
+    "header not JSON": (craft(b"{", claims(pad=PAD), SECRET), "MalformedToken"),
+    "alg none": (craft(b'{"alg":"none"}', claims(pad=PAD), SECRET), "MalformedToken"),
+    "unknown kid": (craft(b'{"alg":"HS256","kid":"x"}', claims(pad=PAD), SECRET), "UnknownKey"),
     "wrong key": (craft(HEADER, claims(pad=PAD), secret=OTHER), "BadSignature"),
-    "bad claims": (craft(HEADER, claims(pad=PAD, sub="")), "InvalidClaims"),
-    "expired": (craft(HEADER, claims(pad=PAD, exp=NOW)), "TokenExpired"),
-    "not yet valid": (craft(HEADER, claims(pad=PAD, nbf=FAR - 1)), "TokenNotYetValid"),
-    "four segments": (craft(HEADER, claims(pad=PAD)) + ".x", "MalformedToken"),
+    "bad claims": (craft(HEADER, claims(pad=PAD, sub=""), SECRET), "InvalidClaims"),
+    "expired": (craft(HEADER, claims(pad=PAD, exp=NOW), SECRET), "TokenExpired"),
+    "not yet valid": (craft(HEADER, claims(pad=PAD, nbf=FAR - 1), SECRET), "TokenNotYetValid"),
+    "four segments": (craft(HEADER, claims(pad=PAD), SECRET) + ".x", "MalformedToken"),
 }
 
 
@@ -322,7 +309,7 @@ def test_the_size_check_runs_before_any_other(defect: str) -> None:
 
 
 def test_a_megabyte_token_is_refused_by_size() -> None:
-    big = craft(HEADER, claims(pad="A" * (1 << 20)))
+    big = craft(HEADER, claims(pad="A" * (1 << 20)), SECRET)
     with pytest.raises(MalformedToken, match=str(MAX_TOKEN_BYTES)):
         Verifier(SECRET).verify(big, now=NOW + 10)
     dots = "." * (1 << 20)
@@ -335,7 +322,7 @@ def test_deep_nesting_stops_at_the_limit_not_at_the_end(opener: bytes, count: in
     """Tens of thousands of unclosed containers: a parser that read to the end would report the
     missing closers; sock8 reports the depth, at a position within the first few containers."""
     header = b'{"alg":"HS256","x":' + opener * count
-    token = craft(header, claims())
+    token = craft(header, claims(), SECRET)
     with pytest.raises(MalformedToken, match=f"deeper than {MAX_JSON_DEPTH}") as caught:
         Verifier(SECRET).verify(token, now=NOW + 10)
     if position := re.search(r"column (\d+)", str(caught.value)):
@@ -344,7 +331,7 @@ def test_deep_nesting_stops_at_the_limit_not_at_the_end(opener: bytes, count: in
 
 
 def test_deep_nesting_past_the_mac_is_refused_too() -> None:
-    token = craft(HEADER, claims()[:-1] + b',"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    token = craft(HEADER, claims()[:-1] + b',"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}", SECRET)
     with pytest.raises(MalformedToken, match="deeper"):
         Verifier(SECRET).verify(token, now=NOW + 10)
 
@@ -363,7 +350,7 @@ def test_channel_ids_are_refused_by_size_first() -> None:
 
 def test_channel_counts_are_capped() -> None:
     ids = ["a"] * (MAX_CHANNELS + 1)
-    token = craft(HEADER, claims(channels=ids))
+    token = craft(HEADER, claims(channels=ids), SECRET)
     with pytest.raises(sock8.InvalidClaims, match=f"more than {MAX_CHANNELS}"):
         Verifier(SECRET).verify(token, now=NOW + 10)
 
@@ -462,7 +449,7 @@ def signed_tokens(draw: st.DrawFn) -> str:
         )
     )
     payload = draw(st.one_of(hostile_payloads(), json_values()))
-    return craft(header, payload)
+    return craft(header, payload, SECRET)
 
 
 @st.composite

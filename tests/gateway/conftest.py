@@ -8,21 +8,6 @@ import pytest
 
 from tests.gateway.harness import CHOICE, SERVERS, Setup, running
 
-SOCKET_MODULES = {
-    "test_fan_out_load",
-    "test_http_routes",
-    "test_presence",
-    "test_rate_limits",
-    "test_websocket",
-}
-"""The modules whose tests serve a gateway: each of their tests runs once per server."""
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Serve the socket tests both ways (`harness.SERVERS`)."""
-    if metafunc.module.__name__.rpartition(".")[2] in SOCKET_MODULES:
-        metafunc.parametrize("served_by", SERVERS, indirect=True)
-
 
 @pytest.fixture(autouse=True)
 def served_by(request: pytest.FixtureRequest) -> Iterator[str]:

@@ -7,9 +7,9 @@
 `running` builds a `Gateway` (or `serving` takes one already built) and serves it with
 tests/support/live_server.py, the way `SERVERS[served_by]` says: as the standalone `sock8
 gateway` does (picows behind the front step, uvicorn for HTTP) or as `create_app` mounted in an
-ASGI server (uvicorn's own WebSocket protocol). The area's conftest.py runs every socket test
-both ways. The `Setup` it yields signs client and publish tokens at the
-gateway's clock, publishes into the gateway's broker and calls its HTTP routes. The area's
+ASGI server (uvicorn's own WebSocket protocol). `both_servers` runs a test both ways. The
+`Setup` it yields signs client and publish tokens at the gateway's clock, publishes into the
+gateway's broker and calls its HTTP routes. The area's
 conftest.py turns the common case into the `setup` fixture.
 """
 
@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 import sock8
 from pydantic import BaseModel
 from sock8.gateway import ManualClock
@@ -130,6 +131,9 @@ class Setup:
 
 SERVERS = ("standalone", "asgi")
 """How a gateway can be served: `sock8 gateway`'s server, or its ASGI app under uvicorn."""
+
+both_servers = pytest.mark.parametrize("served_by", SERVERS, indirect=True)
+"""Run a test (or, in `pytestmark`, a module's tests) once per server in `SERVERS`."""
 
 
 @dataclass

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import queue
-import re
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +24,7 @@ from sock8._gateway_defaults import (
     REQUEST_RATE,
 )
 
-from tests.support.processes import reap
+from tests.support.processes import gateway_process
 from tests.support.secret import SECRET
 
 TIMEOUT = 20.0
@@ -363,35 +359,8 @@ def test_channels_that_cannot_be_used_exit_2_with_one_line(
 
 def test_python_m_sock8_gateway_serves() -> None:
     """The real thing: a subprocess on a free port, a client connects, SIGTERM stops it."""
-    env = {**os.environ, "SOCK8_SECRET": SECRET}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sock8", "gateway", "--port", "0", "--log-level", "info"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            lines.put(line)
-
-    pumping = threading.Thread(target=pump, daemon=True)
-    pumping.start()
-    try:
-        port = None
-        log: list[str] = []
-        while port is None:
-            try:
-                line = lines.get(timeout=TIMEOUT)
-            except queue.Empty:
-                pytest.fail("the gateway did not start:\n" + "".join(log))
-            log.append(line)
-            found = re.search(r"running on http://127\.0\.0\.1:(\d+)", line)
-            if found:
-                port = int(found.group(1))
+    with gateway_process() as gateway:
+        port = gateway.port
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=TIMEOUT)
         assert health.json() == {"ok": True, "connections": 0, "broker": "memory"}
         token = sock8.Signer(SECRET).sign("u1", ["admin.logs"])
@@ -403,12 +372,7 @@ def test_python_m_sock8_gateway_serves() -> None:
             assert "Sec-WebSocket-Extensions" not in ws.response.headers
             ws.send(json.dumps({"event": "auth", "token": token}))
             assert json.loads(ws.recv(timeout=TIMEOUT))["event"] == "welcome"
-        process.send_signal(signal.SIGTERM)
+        gateway.process.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the signal it caught.
-        assert process.wait(timeout=TIMEOUT) in (0, -signal.SIGTERM)
-        pumping.join(TIMEOUT)  # stderr closed: every line is in the queue
-        while not lines.empty():
-            log.append(lines.get())
-        assert "Finished server process" in "".join(log)
-    finally:
-        reap(process, TIMEOUT)
+        assert gateway.process.wait(timeout=TIMEOUT) in (0, -signal.SIGTERM)
+        assert "Finished server process" in gateway.log(TIMEOUT)  # stderr closed: all of it

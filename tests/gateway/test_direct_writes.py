@@ -16,8 +16,9 @@ from sock8.gateway.hub import Hub, Sink
 from sock8.gateway.outbox import PresenceChange
 from sock8.gateway.recovery import Hold
 from sock8.publisher import Position
-from websockets.frames import Frame, Opcode
-from websockets.streams import StreamReader
+from websockets.frames import Opcode
+
+from tests.support.ws_frames import parse_frames
 
 CHANNEL = "room.r1"
 
@@ -72,22 +73,6 @@ def received(sock: socket.socket) -> bytes:
     return data
 
 
-def frames(data: bytes) -> list[Frame]:
-    """`data` parsed as server frames by websockets; every byte must belong to a whole one."""
-    reader = StreamReader()
-    reader.feed_data(data)
-    parsed = []
-    while reader.buffer:
-        parser = Frame.parse(reader.read_exact, mask=False)
-        try:
-            next(parser)
-        except StopIteration as done:
-            parsed.append(done.value)
-        else:
-            raise AssertionError(f"a cut frame: {len(reader.buffer)} bytes left over")
-    return parsed
-
-
 def deliver(sinks: Sequence[Sink], payloads: list[str], hold_at: Position | None = None) -> None:
     """Subscribe `sinks` to `CHANNEL` on a hub over a memory broker, optionally hold and resume
     the first at `hold_at` (as a `subscribe` with `since` does), then publish `payloads`."""
@@ -114,7 +99,7 @@ def test_every_offered_socket_gets_the_same_single_text_frame() -> None:
         # The sink without a socket got the frames' payloads; every socket the same frames.
         assert len(queued.offered) == 2
         for sink, (_, reader) in zip(sinks, pairs, strict=True):
-            got = frames(received(reader))
+            got = parse_frames(received(reader))
             assert [(frame.opcode, frame.fin, frame.data) for frame in got] == [
                 (Opcode.TEXT, True, payload) for payload in queued.offered
             ]
@@ -130,7 +115,7 @@ def test_what_a_socket_does_not_take_goes_to_its_sink_behind_it() -> None:
         # Part of the frame went to the socket, the rest to the sink: together, the frame.
         assert taken
         assert len(sink.rests) == 1
-        [frame] = frames(taken + sink.rests[0])
+        [frame] = parse_frames(taken + sink.rests[0])
         assert frame.opcode is Opcode.TEXT
         assert bytes(frame.data).endswith(b'"payload":' + big.encode() + b"}")
         # From then on the socket is not offered: the next message waits its turn.
@@ -161,5 +146,5 @@ def test_a_subscriber_resumed_where_nothing_was_numbered_is_written_to_directly(
         sink = DirectSink(writer)
         deliver([sink], ['"live"'], hold_at=Position(0, "some-epoch"))
         assert sink.offered == []
-        [frame] = frames(received(reader))
+        [frame] = parse_frames(received(reader))
         assert bytes(frame.data).endswith(b'"payload":"live"}')

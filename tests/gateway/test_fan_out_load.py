@@ -19,12 +19,12 @@ from sock8.gateway import MemoryPresence
 from sock8.gateway.app import Gateway
 from sock8.gateway.session import Session
 
-from tests.gateway.harness import LOGS, ROOM, Setup, serving
+from tests.gateway.harness import LOGS, ROOM, Setup, both_servers, serving
 from tests.gateway.harness import running as running_manually
 from tests.support.live_server import Peer, peer, until
 from tests.support.secret import SECRET
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_servers]
 
 SHORT = 64 * 1024
 """The `send_buffer` of the `short_queues` gateway."""

@@ -22,10 +22,10 @@ from sock8.gateway.frames import error
 from sock8.gateway.presence import PresenceEntry
 from sock8.gateway.server import HEAD_LIMIT
 from websockets.frames import Frame, Opcode
-from websockets.streams import StreamReader
 
 from tests.gateway.harness import CHOICE, LOGS, ROOM, SERVERS, Setup, running
 from tests.support.live_server import peer
+from tests.support.ws_frames import ServerFrames
 
 pytestmark = pytest.mark.anyio
 
@@ -79,45 +79,18 @@ def upgrade_head(path: str = "/connect") -> bytes:
     ).encode()
 
 
-class Frames:
-    """The server frames of a raw socket, parsed by websockets as they arrive."""
-
-    def __init__(self, sock: socket.socket, data: bytes) -> None:
-        self.sock = sock
-        self.reader = StreamReader()
-        self.reader.feed_data(data)
-
-    def next(self) -> Frame | None:
-        """The next frame, or `None` once the server has closed the connection."""
-        parser = Frame.parse(self.reader.read_exact, mask=False)
-        while True:
-            try:
-                next(parser)
-            except StopIteration as done:
-                frame: Frame = done.value
-                return frame
-            except EOFError:
-                assert not self.reader.buffer, "the connection ended inside a frame"
-                return None
-            data = self.sock.recv(65536)
-            if data:
-                self.reader.feed_data(data)
-            else:
-                self.reader.feed_eof()
-
-
 def client_frame(opcode: Opcode, data: bytes) -> bytes:
     return Frame(opcode, data).serialize(mask=True)
 
 
 @contextlib.contextmanager
-def authenticated(setup: Setup) -> Iterator[tuple[socket.socket, Frames]]:
+def authenticated(setup: Setup) -> Iterator[tuple[socket.socket, ServerFrames]]:
     """A WebSocket connection upgraded and authenticated by hand, past its `welcome`."""
     with connect(setup) as sock:
         sock.sendall(upgrade_head())
         status, _, rest = read_response(sock)
         assert status == 101
-        frames = Frames(sock, rest)
+        frames = ServerFrames(rest, sock)
         auth = {"event": "auth", "token": setup.token("raw")}
         sock.sendall(client_frame(Opcode.TEXT, json.dumps(auth).encode()))
         welcome = frames.next()

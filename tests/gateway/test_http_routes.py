@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 from starlette.routing import Mount
 
-from tests.gateway.harness import LOGS, NOW, ROOM, Setup, running
+from tests.gateway.harness import LOGS, NOW, ROOM, Setup, both_servers, running
 from tests.support.live_server import peer, serve, until
 from tests.support.secret import OTHER_SECRET, SECRET
 
@@ -32,7 +32,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_servers]
 
 
 class ChatMessage(BaseModel):

@@ -7,8 +7,6 @@ import io
 import json
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,13 +19,12 @@ import sock8
 from sock8.cli import build_parser
 from sock8.logs import TEXT_FORMAT, JsonFormatter, configure
 
-from tests.gateway.harness import ROOM, SERVERS, Setup
-from tests.support.live_server import peer, until
+from tests.gateway.harness import ROOM, Setup, both_servers
+from tests.support.live_server import free_port, peer, until
+from tests.support.processes import stop
 from tests.support.secret import OTHER_SECRET, SECRET
 
 pytestmark = pytest.mark.anyio
-
-both_servers = pytest.mark.parametrize("served_by", SERVERS, indirect=True)
 
 
 @pytest.fixture
@@ -135,9 +132,7 @@ def test_issued_tokens_stay_out_of_reprs() -> None:
 
 
 async def test_sock8_gateway_writes_json_lines(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     argv = [sys.executable, "-m", "sock8", "gateway", "--port", str(port)]
     argv += ["--log-format", "json", "--log-level", "debug"]
     errors = (tmp_path / "stderr").open("w+")
@@ -152,8 +147,7 @@ async def test_sock8_gateway_writes_json_lines(tmp_path: Path) -> None:
             assert closed == 4001
         await until(lambda: '"event": "unauthorized"' in (tmp_path / "stderr").read_text())
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(20)
+        stop(process, timeout=20)
         errors.close()
     text = (tmp_path / "stderr").read_text()
     assert token not in text

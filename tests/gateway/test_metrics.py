@@ -15,14 +15,11 @@ from sock8.gateway import Gateway, ManualClock
 from sock8.gateway.stats import GatewayStats, refusal_reason
 from sock8.revocation import Revocation
 
-from tests.gateway.harness import LOGS, NOW, ROOM, SERVERS, TTL, Setup, chat_tree, running
+from tests.gateway.harness import LOGS, NOW, ROOM, TTL, Setup, both_servers, chat_tree, running
 from tests.support.live_server import Peer, peer, until
 from tests.support.secret import OTHER_SECRET, SECRET
 
 pytestmark = pytest.mark.anyio
-
-both_servers = pytest.mark.parametrize("served_by", SERVERS, indirect=True)
-"""For the tests that serve a gateway: once per server."""
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

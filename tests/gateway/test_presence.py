@@ -14,11 +14,19 @@ import pytest
 import sock8
 from sock8.gateway import MemoryPresence, PresenceEntry
 
-from tests.gateway.harness import NOTIFICATIONS, OTHER_ROOM, ROOM, Setup, chat_tree, running
+from tests.gateway.harness import (
+    NOTIFICATIONS,
+    OTHER_ROOM,
+    ROOM,
+    Setup,
+    both_servers,
+    chat_tree,
+    running,
+)
 from tests.support.live_server import Peer, peer
 from tests.support.secret import SECRET
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_servers]
 
 NOW = 1_800_000_000.5
 STAMP = int(NOW * 1000)

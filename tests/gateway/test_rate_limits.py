@@ -14,11 +14,11 @@ import pytest
 import sock8
 from sock8 import _gateway_defaults as defaults
 
-from tests.gateway.harness import LOGS, ROOM, Setup, chat_tree, running
+from tests.gateway.harness import LOGS, ROOM, Setup, both_servers, chat_tree, running
 from tests.support.live_server import Peer, peer, until
 from tests.support.secret import SECRET
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_servers]
 
 
 @contextlib.contextmanager

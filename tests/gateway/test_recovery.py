@@ -13,13 +13,13 @@ import sock8
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.gateway.harness import LOGS, ROOM, SERVERS, Setup, running
+from tests.gateway.harness import LOGS, ROOM, Setup, both_servers, running
 from tests.support.live_server import Peer, peer
 from tests.support.secret import SECRET
 
 pytestmark = [
     pytest.mark.anyio,
-    pytest.mark.parametrize("served_by", SERVERS, indirect=True),
+    both_servers,
 ]
 
 

@@ -17,14 +17,11 @@ from sock8.gateway.revocations import MemoryRevocations
 from sock8.http_publisher import HttpPublisher
 from sock8.revocation import Revocation
 
-from tests.gateway.harness import LOGS, NOW, ROOM, SERVERS, TTL, Setup, running
+from tests.gateway.harness import LOGS, NOW, ROOM, TTL, Setup, both_servers, running
 from tests.support.live_server import Peer, peer, until
 from tests.support.secret import SECRET
 
 pytestmark = pytest.mark.anyio
-
-both_servers = pytest.mark.parametrize("served_by", SERVERS, indirect=True)
-"""For the tests that serve a gateway: once per server."""
 
 
 async def closed_with(client: Peer, code: int, error: str) -> dict[str, Any]:

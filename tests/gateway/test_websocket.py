@@ -11,11 +11,11 @@ import pytest
 import sock8
 import websockets
 
-from tests.gateway.harness import LOGS, OTHER_ROOM, ROOM, TTL, Setup, running
+from tests.gateway.harness import LOGS, OTHER_ROOM, ROOM, TTL, Setup, both_servers, running
 from tests.support.live_server import Peer, peer, until
 from tests.support.secret import OTHER_SECRET
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_servers]
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from tests.redis.proxy import FreezingProxy
 from tests.redis.server import RedisServer
 from tests.support.live_server import Peer, peer, until
 from tests.support.secret import SECRET
+from tests.support.ws_frames import payload
 
 pytestmark = pytest.mark.anyio
 
@@ -29,12 +30,6 @@ pytestmark = pytest.mark.anyio
 def health(setup: Setup) -> tuple[int, Any]:
     response = httpx.get(setup.server.url("/health"), timeout=10)
     return response.status_code, response.json()
-
-
-async def payload(client: Peer) -> Any:
-    frame = await client.recv()
-    assert "payload" in frame, frame
-    return frame["payload"]
 
 
 async def open_and_answering(client: Peer) -> None:

@@ -4,7 +4,10 @@ subscription was down repairing its own clients."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from sock8.gateway import ManualClock
 from sock8.gateway.app import Gateway
 from sock8.publisher import Position
 from sock8.redis import RedisBroker, RedisPresence
+from sock8.redis.subscriber import Subscriber
 
 from tests.gateway.harness import LOGS, NOW, serving
 from tests.redis.nodes import FAST, held, node, redis_broker
@@ -100,10 +104,32 @@ async def test_a_restarted_redis_without_persistence_has_a_new_epoch(
             }
 
 
-@pytest.mark.parametrize("history_size", [100, 5])
-async def test_a_node_whose_subscription_was_down_repairs_its_clients(
-    redis_server: RedisServer, history_size: int
-) -> None:
+@dataclass
+class Outage:
+    """A node whose Redis subscription went down while 20 messages were published to `LOGS`.
+
+    Attributes:
+        alice: a client of the node, subscribed to `LOGS`, which got the message before (offset 1).
+        publisher: another node's broker, which published the 20.
+        subscriber: the cut node's pub/sub connection.
+    """
+
+    alice: Peer
+    publisher: RedisBroker
+    subscriber: Subscriber
+
+    async def back_and_live(self, redis_server: RedisServer) -> None:
+        """Wait until the probe has restarted the node's subscription, then publish "live"."""
+        subscriber = self.subscriber
+        await until(lambda: subscriber.probe_restarts >= 1 and subscriber.available)
+        await held(redis_server, LOGS, nodes=2)  # the frozen one still counts
+        await self.publisher.apublish(LOGS, '"live"', persist=True)
+
+
+@contextlib.asynccontextmanager
+async def outage(redis_server: RedisServer, history_size: int) -> AsyncIterator[Outage]:
+    """Serve a node whose Redis connections (through a proxy) freeze while another node
+    publishes 20 messages to `LOGS`, with `history_size` messages of history per channel."""
     clock = ManualClock(NOW)
     async with FreezingProxy(redis_server.port) as proxy:
         cut = RedisBroker(
@@ -123,26 +149,38 @@ async def test_a_node_whose_subscription_was_down_repairs_its_clients(
                     cut.close()  # its blocking connections are frozen too: new ones pass
                     for n in range(20):
                         await publisher.apublish(LOGS, json.dumps(n), persist=True)
-                    if history_size >= 20:
-                        # Back (the probe restarts the subscription): the node fetches what
-                        # its clients missed and hands it to them, in order, once.
-                        frames = [await alice.recv() for _ in range(20)]
-                        assert [frame["payload"] for frame in frames] == list(range(20))
-                        assert [frame["offset"] for frame in frames] == list(range(2, 22))
-                    await until(lambda: subscriber.probe_restarts >= 1 and subscriber.available)
-                    await held(redis_server, LOGS, nodes=2)  # the frozen one still counts
-                    await publisher.apublish(LOGS, '"live"', persist=True)
-                    if history_size < 20:
-                        # Too much for the history: the clients are told, not left with a gap.
-                        lost = await alice.recv()
-                        assert lost == {
-                            "event": "subscribed",
-                            "channel": LOGS,
-                            "recovered": False,
-                            "offset": 21,
-                            "epoch": lost["epoch"],
-                        }
-                    live = await alice.recv()
-                    assert (live["payload"], live["offset"]) == ("live", 22)
+                    yield Outage(alice, publisher, subscriber)
         finally:
             cut.close()
+
+
+async def test_a_node_whose_subscription_was_down_repairs_its_clients(
+    redis_server: RedisServer,
+) -> None:
+    async with outage(redis_server, history_size=100) as down:
+        # Back (the probe restarts the subscription): the node fetches what its clients missed
+        # and hands it to them, in order, once.
+        frames = [await down.alice.recv() for _ in range(20)]
+        assert [frame["payload"] for frame in frames] == list(range(20))
+        assert [frame["offset"] for frame in frames] == list(range(2, 22))
+        await down.back_and_live(redis_server)
+        live = await down.alice.recv()
+        assert (live["payload"], live["offset"]) == ("live", 22)
+
+
+async def test_a_node_down_for_more_than_its_history_tells_its_clients(
+    redis_server: RedisServer,
+) -> None:
+    async with outage(redis_server, history_size=5) as down:
+        await down.back_and_live(redis_server)
+        # Too much for the history: the clients are told, not left with a gap.
+        lost = await down.alice.recv()
+        assert lost == {
+            "event": "subscribed",
+            "channel": LOGS,
+            "recovered": False,
+            "offset": 21,
+            "epoch": lost["epoch"],
+        }
+        live = await down.alice.recv()
+        assert (live["payload"], live["offset"]) == ("live", 22)

@@ -86,7 +86,7 @@ async def test_expired_revocations_are_not_learned_and_are_removed(
         await until(lambda: len(store) == 1)
 
 
-def test_undecodable_revocations_are_dropped(redis_server: RedisServer) -> None:
+def test_undecodable_revocations_are_dropped() -> None:
     from sock8.redis.revocations import _decode
 
     assert _decode(b"not json") is None

@@ -9,10 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -22,40 +18,14 @@ import websockets
 from tests.gateway.harness import LOGS
 from tests.redis.nodes import KEYS, held
 from tests.redis.server import RedisServer
-from tests.support.live_server import Peer, free_port, peer
-from tests.support.processes import children, stop
+from tests.support.live_server import Peer, peer
+from tests.support.processes import children, workers
 from tests.support.secret import SECRET
 
 pytestmark = pytest.mark.anyio
 
-START_TIMEOUT = 30.0
 MAX_CLIENTS = 200
 """Clients connected at most while waiting for both workers to have some."""
-
-
-@contextlib.contextmanager
-def workers(redis_url: str, count: int) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """`python -m sock8 gateway --workers N --redis URL` on a free port, once `/health` answers
-    and every worker process is forked; the process and its port."""
-    port = free_port()
-    argv = [sys.executable, "-m", "sock8", "gateway", "--port", str(port)]
-    argv += ["--workers", str(count), "--redis", redis_url, "--log-level", "warning"]
-    process = subprocess.Popen(  # noqa: S603 - our own arguments
-        argv, env={**os.environ, "SOCK8_SECRET": SECRET}, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
-                if answer.status_code == 200 and len(children(process.pid)) == count:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"sock8 gateway --workers {count} did not start")
-            time.sleep(0.05)
-        yield process, port
-    finally:
-        stop(process)
 
 
 def token(identity: str) -> str:

@@ -87,13 +87,17 @@ class ThreadedServer(uvicorn.Server):
         await super().shutdown(sockets)
         # A connection whose peer never read keeps its transport waiting to flush; abort it,
         # so that no socket outlives the loop (and warns later, in another test).
+        self.abort_connections()
+        await asyncio.sleep(0)  # let connection_lost run
+
+    def abort_connections(self) -> None:
+        """Abort every open connection without a close frame; call it on the server's loop."""
         for connection in list(self.server_state.connections):
             transport = getattr(connection, "transport", None)
             if transport is not None:
                 transport.abort()
             elif callable(abort := getattr(connection, "abort", None)):
                 abort()  # the standalone gateway's picows connections
-        await asyncio.sleep(0)  # let connection_lost run
 
 
 def free_port() -> int:

@@ -28,17 +28,19 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
-import sock8
-from sock8.client import PresenceUpdate, RequestRefused
-from sock8.demo.app import AUTH_PATH, DemoApp, User
+from sock8.client import Forbidden, PresenceUpdate, RequestRefused
+from sock8.demo.app import DemoApp, User
 from sock8.demo.scenario import WAIT, Out, Scenario, ScenarioFailed
 from sock8.demo.serving import StartError, listen, serving
 from sock8.tree import ChannelTree
+
+if TYPE_CHECKING:
+    import redis
 
 __all__ = ["ClusterScenario", "Node", "RedisProcess", "run_cluster"]
 
@@ -93,6 +95,8 @@ class RedisProcess:
     host: str
     port: int
     process: subprocess.Popen[bytes]
+    client: redis.Redis
+    """One connection for the walk's own questions (PING, `PUBSUB NUMSUB`)."""
 
     @property
     def url(self) -> str:
@@ -118,9 +122,8 @@ class RedisProcess:
         arguments = [executable, "--port", str(port), "--bind", host, "--save", ""]
         arguments += ["--appendonly", "no", "--dir", str(directory), "--logfile", str(log)]
         process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # noqa: S603 - our own arguments
-        found = cls(host, port, process)
+        client = redis.Redis(host=host, port=port, protocol=2, socket_timeout=5)
         try:
-            client = redis.Redis(host=host, port=port, protocol=2, socket_timeout=5)
             deadline = time.monotonic() + START_TIMEOUT
             while True:
                 with contextlib.suppress(redis.ConnectionError):
@@ -129,17 +132,14 @@ class RedisProcess:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise StartError(f"redis-server did not start on port {port}:\n{_tail(log)}")
                 time.sleep(0.02)
-            client.close()
-            yield found
+            yield cls(host, port, process, client)
         finally:
+            client.close()
             _stop(process)
 
     def numsub(self, redis_channel: str) -> int:
         """How many connections hold `redis_channel` (`PUBSUB NUMSUB`)."""
-        import redis
-
-        with redis.Redis(host=self.host, port=self.port, protocol=2, socket_timeout=5) as client:
-            answer = client.pubsub_numsub(redis_channel)
+        answer = self.client.pubsub_numsub(redis_channel)
         return int(answer[0][1])
 
 
@@ -247,15 +247,9 @@ class ClusterScenario(Scenario):
         self.sites = sites
         self.redis = redis
 
-    async def login(self, user: str) -> dict[str, str]:
-        """Sign `user` in at their own app instance."""
-        self.base_url = self.sites[user].base_url
-        return await super().login(user)
-
-    async def connect(self, user: str, **options: Any) -> sock8.Client:
-        """Connect `user`'s client through their own app instance's auth route."""
-        self.auth_url = self.sites[user].base_url + AUTH_PATH
-        return await super().connect(user, **options)
+    def site_url(self, user: str) -> str:
+        """`user`'s own app instance (whose clients its node serves)."""
+        return self.sites[user].base_url
 
     async def holders(self, channel: str, expected: int) -> int:
         """How many gateway nodes hold `channel`'s Redis channel (`PUBSUB NUMSUB`), once that
@@ -314,23 +308,24 @@ class ClusterScenario(Scenario):
         )
 
         self.step("notifications are routed to the one node that serves their user")
-        await app.notify("bob", "Across the cluster", "from app instance A")
-        self.say("app A", f"emit {bob_inbox}")
-        await app.notify("alice", "Welcome back", "3 unread messages")
-        self.say("app A", f"emit {alice_inbox}")
-        await app.say("lobby", "app", "standup in 5 minutes")
-        self.say("app A", f"emit {lobby}")
-        await self.received_in_order(
-            "alice",
-            alice,
-            [alice_inbox, lobby],
-            "alice got her notification, then the lobby message: no duplicate, not bob's",
-        )
-        await self.received_in_order(
-            "bob",
-            bob,
-            [bob_inbox, lobby],
-            "bob got his notification, then the lobby message: no duplicate, not alice's",
+        await self.notified_then_lobby(
+            "app A",
+            [
+                ("bob", "Across the cluster", "from app instance A"),
+                ("alice", "Welcome back", "3 unread messages"),
+            ],
+            [
+                (
+                    "alice",
+                    alice,
+                    "alice got her notification, then the lobby message: no duplicate, not bob's",
+                ),
+                (
+                    "bob",
+                    bob,
+                    "bob got his notification, then the lobby message: no duplicate, not alice's",
+                ),
+            ],
         )
 
         self.step("presence crosses the nodes")
@@ -343,12 +338,12 @@ class ClusterScenario(Scenario):
             state.get("alice") is not None and state["alice"].data == {"typing": True},
             "node B sees alice typing, set on node A",
         )
-        refused = False
-        try:
-            await alice.set_presence(lobby, {"typing": "maybe"})
-        except RequestRefused as exc:
-            refused = True
-            self.say("alice", f"setPresence {{'typing': 'maybe'}} -> error {exc.code}")
+        refused = await self.refused(
+            "alice",
+            alice.set_presence(lobby, {"typing": "maybe"}),
+            RequestRefused,
+            lambda exc: f"setPresence {{'typing': 'maybe'}} -> error {exc.code}",
+        )
         self.check(refused, "the gateways apply the app's presence schema (--channels)")
 
         self.step("history is the same from every node")
@@ -369,13 +364,16 @@ class ClusterScenario(Scenario):
         )
 
         self.step("a subscribe outside the grants is refused on node B; bob stays connected")
-        refused = await self.subscribe_refused("bob", bob, alice_inbox)
+        refused = await self.refused(
+            "bob",
+            bob.subscribe(alice_inbox),
+            Forbidden,
+            lambda exc: f"subscribe {alice_inbox} -> error {exc.code}",
+        )
         self.check(refused and bob.state == "connected", "bob may not read alice's notifications")
 
         self.step("bob leaves the lobby: node B drops its Redis subscription, node A keeps it")
-        await self.bob_leaves_the_lobby(
-            app, bob, bob_inbox, "users table (shared by both instances)"
-        )
+        await self.bob_leaves_the_lobby(bob, "users table (shared by both instances)")
         held = await self.holders(lobby, 1)
         self.say("redis", f"PUBSUB NUMSUB {lobby} -> {held}")
         self.check(held == 1, "only node A holds the lobby in Redis now")

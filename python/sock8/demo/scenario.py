@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 
@@ -26,6 +26,7 @@ WAIT = 5.0
 """Seconds any single expectation may take before the step fails."""
 
 Out = Callable[[str], object]
+Refusal = TypeVar("Refusal", bound=Exception)
 
 
 class ScenarioFailed(AssertionError):
@@ -48,7 +49,6 @@ class Scenario:
     def __init__(self, app: DemoApp, base_url: str, out: Out) -> None:
         self.app = app
         self.base_url = base_url
-        self.auth_url = base_url + AUTH_PATH
         self.out = out
         self.steps = 0
         self.checks = 0
@@ -77,9 +77,13 @@ class Scenario:
 
     # Helpers
 
+    def site_url(self, user: str) -> str:
+        """Where `user` signs in and fetches tokens: the one app here."""
+        return self.base_url
+
     async def login(self, user: str) -> dict[str, str]:
         """Sign `user` in through the app's login route; return the session cookie."""
-        async with httpx.AsyncClient(base_url=self.base_url) as http:
+        async with httpx.AsyncClient(base_url=self.site_url(user)) as http:
             response = await http.post("/login", json={"user": user})
         session = response.cookies.get(SESSION_COOKIE)
         if response.status_code != 200 or session is None:
@@ -91,7 +95,7 @@ class Scenario:
     async def connect(self, user: str, **options: Any) -> sock8.Client:
         """Sign `user` in and connect a `sock8.Client` with the session cookie."""
         cookies = await self.login(user)
-        client = sock8.Client(self.auth_url, cookies=cookies, **options)
+        client = sock8.Client(self.site_url(user) + AUTH_PATH, cookies=cookies, **options)
         self._clients.append(client)
         await client.connect(timeout=WAIT)
         self.say(user, f"connected as {client.identity!r}, granted {', '.join(client.channels)}")
@@ -115,25 +119,51 @@ class Scenario:
         received = [(await self.receive(who, client)).channel for _ in channels]
         self.check(received == channels, what)
 
-    async def subscribe_refused(self, who: str, client: sock8.Client, channel: str) -> bool:
-        """Try to subscribe `client` to `channel`; whether the gateway refused it (`forbidden`)."""
+    async def refused(
+        self,
+        who: str,
+        attempt: Awaitable[object],
+        refusal: type[Refusal],
+        shown: Callable[[Refusal], str],
+    ) -> bool:
+        """Await `attempt`; whether it raised `refusal` (printed for `who` as `shown` says)."""
         try:
-            await client.subscribe(channel)
-        except Forbidden as exc:
-            self.say(who, f"subscribe {channel} -> error {exc.code}")
+            await attempt
+        except refusal as exc:
+            self.say(who, shown(exc))
             return True
         return False
 
-    async def bob_leaves_the_lobby(
-        self, app: DemoApp, bob: sock8.Client, bob_inbox: str, users_table: str
+    async def notified_then_lobby(
+        self,
+        sender: str,
+        notices: list[tuple[str, str, str]],
+        receivers: list[tuple[str, sock8.Client, str]],
     ) -> None:
+        """The app sends each `(user, title, body)` notification of `notices`, then a lobby
+        message; each `(who, client, what)` of `receivers` must get their own notification,
+        then the lobby message (had they been sent another's, it would come before that)."""
+        lobby = self.app.room("lobby").id
+        for user, title, body in notices:
+            await self.app.notify(user, title, body)
+            self.say(sender, f"emit {self.app.notification(user).id}")
+        await self.app.say("lobby", "app", "standup in 5 minutes")
+        self.say(sender, f"emit {lobby}")
+        for who, client, what in receivers:
+            inbox = self.app.notification(who).id
+            await self.received_in_order(who, client, [inbox, lobby], what)
+
+    async def bob_leaves_the_lobby(self, bob: sock8.Client, users_table: str) -> None:
         """The app takes bob out of the lobby (`users_table` says where); check that his
         refreshed token grants only his notifications."""
-        app.remove_member("lobby", "bob")
+        self.app.remove_member("lobby", "bob")
         self.say("app", f"{users_table}: bob leaves the lobby")
         await bob.refresh()
         self.say("bob", f"refresh -> granted {', '.join(bob.channels)}")
-        self.check(bob.channels == (bob_inbox,), "bob's new token grants only his notifications")
+        self.check(
+            bob.channels == (self.app.notification("bob").id,),
+            "bob's new token grants only his notifications",
+        )
 
     async def presence_seen(
         self, who: str, updates: asyncio.Queue[PresenceUpdate], identity: str, typing: bool
@@ -184,38 +214,37 @@ class Scenario:
         )
 
         self.step("a visitor without a session is refused, and the client stops for good")
-        visitor = sock8.Client(self.auth_url)
+        visitor = sock8.Client(self.base_url + AUTH_PATH)
         self._clients.append(visitor)
-        refused = False
-        try:
-            await visitor.connect(timeout=WAIT)
-        except Unauthorized as exc:
-            refused = True
-            self.say("guest", f"connect() raised Unauthorized: {exc}")
+        refused = await self.refused(
+            "guest",
+            visitor.connect(timeout=WAIT),
+            Unauthorized,
+            lambda exc: f"connect() raised Unauthorized: {exc}",
+        )
         self.check(
             refused and visitor.state == "closed", "the visitor's client is closed, not retrying"
         )
 
         self.step("each user receives only their own notifications")
-        await app.notify("alice", "Welcome back", "3 unread messages")
-        self.say("app", f"emit {alice_inbox}")
-        await app.notify("bob", "Your order shipped", "Arrives Tuesday")
-        self.say("app", f"emit {bob_inbox}")
-        # A message both receive after the notifications: had either client been sent the
-        # other's notification, it would arrive before this one.
-        await app.say("lobby", "app", "standup in 5 minutes")
-        self.say("app", f"emit {lobby}")
-        await self.received_in_order(
-            "alice",
-            alice,
-            [alice_inbox, lobby],
-            "alice got her notification, then the lobby message; not bob's notification",
-        )
-        await self.received_in_order(
-            "bob",
-            bob,
-            [bob_inbox, lobby],
-            "bob got his notification, then the lobby message; not alice's notification",
+        await self.notified_then_lobby(
+            "app",
+            [
+                ("alice", "Welcome back", "3 unread messages"),
+                ("bob", "Your order shipped", "Arrives Tuesday"),
+            ],
+            [
+                (
+                    "alice",
+                    alice,
+                    "alice got her notification, then the lobby message; not bob's notification",
+                ),
+                (
+                    "bob",
+                    bob,
+                    "bob got his notification, then the lobby message; not alice's notification",
+                ),
+            ],
         )
 
         self.step("a shared room delivers to both")
@@ -253,7 +282,12 @@ class Scenario:
         )
 
         self.step("a subscribe outside the grants is refused; the connection stays open")
-        refused = await self.subscribe_refused("alice", alice, bob_inbox)
+        refused = await self.refused(
+            "alice",
+            alice.subscribe(bob_inbox),
+            Forbidden,
+            lambda exc: f"subscribe {bob_inbox} -> error {exc.code}",
+        )
         self.check(refused, "alice may not subscribe to bob's notifications")
         await app.notify("alice", "Still here?", "yes")
         message = await self.receive("alice", alice)
@@ -263,7 +297,7 @@ class Scenario:
         )
 
         self.step("the app removes bob from the lobby; his refreshed token narrows the grants")
-        await self.bob_leaves_the_lobby(app, bob, bob_inbox, "users table")
+        await self.bob_leaves_the_lobby(bob, "users table")
         await app.say("lobby", "alice", "bob left; planning his surprise party")
         self.say("app", f"emit {lobby}")
         await app.notify("bob", "Reminder", "dentist at 3")
@@ -275,12 +309,9 @@ class Scenario:
             message.channel == bob_inbox,
             "bob's next message is his notification: lobby deliveries stopped at the refresh",
         )
-        refused = False
-        try:
-            await bob.history(lobby)
-        except Forbidden:
-            refused = True
-            self.say("bob", f"history {lobby} -> 401")
+        refused = await self.refused(
+            "bob", bob.history(lobby), Forbidden, lambda _: f"history {lobby} -> 401"
+        )
         self.check(refused, "the history route refuses bob too: it runs authorize again")
 
 
